@@ -1,0 +1,9 @@
+package io.jlstm;
+
+/** What to do with NaN or infinite values in an input. */
+public enum NonFinitePolicy {
+    /** Compute anyway (the default): NaN and infinities flow through the arithmetic as IEEE 754 says. */
+    PROPAGATE,
+    /** Check every input value first and throw IllegalArgumentException naming the first bad one. */
+    REJECT
+}

@@ -1,0 +1,238 @@
+package io.jlstm;
+
+import io.jlstm.backend.Backend;
+import io.jlstm.layers.GruSpec;
+import io.jlstm.layers.LstmSpec;
+import io.jlstm.layers.RecurrentSpec;
+import io.jlstm.simd.Kernels;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * LSTM and GRU execution, shaped as DESIGN.md says: one GEMM projects the inputs of all time steps
+ * (bias added once), then each step adds {@code h·U} into that step's rows of the gate buffer and
+ * one fused pointwise pass updates the state. The same step code serves whole sequences and
+ * streaming sessions.
+ *
+ * <p>Weights: kernel [in, G·H], recurrent kernel [H, G·H] and bias, row-major, owned by the model's
+ * arena. For GRU with reset_after the bias is two rows: input bias, then recurrent bias.
+ */
+final class RecurrentExec extends LayerExec {
+
+    final RecurrentSpec rspec;
+    final int units;
+    final int width;          // G·H, the gate buffer width of one row
+    final boolean lstm;
+    final boolean resetAfter; // GRU only
+    final MemorySegment kernel;
+    final MemorySegment recurrentKernel;
+    final MemorySegment inputBias;      // [G·H] or null
+    final MemorySegment recurrentBias;  // GRU reset_after: [G·H] or null
+
+    RecurrentExec(RecurrentSpec spec, int inputFeatures, MemorySegment kernel, MemorySegment recurrentKernel,
+                  MemorySegment bias) {
+        super((io.jlstm.layers.LayerSpec) spec, inputFeatures);
+        this.rspec = spec;
+        this.units = spec.units();
+        this.width = spec.gates() * units;
+        this.lstm = spec instanceof LstmSpec;
+        this.resetAfter = spec instanceof GruSpec g && g.resetAfter();
+        this.kernel = kernel;
+        this.recurrentKernel = recurrentKernel;
+        if (bias == null) {
+            this.inputBias = null;
+            this.recurrentBias = null;
+        } else if (resetAfter) {
+            this.inputBias = bias.asSlice(0, (long) width * Float.BYTES);
+            this.recurrentBias = bias.asSlice((long) width * Float.BYTES, (long) width * Float.BYTES);
+        } else {
+            this.inputBias = bias;
+            this.recurrentBias = null;
+        }
+    }
+
+    @Override
+    int stateTensors() {
+        return rspec.stateCount();
+    }
+
+    @Override
+    int stateWidth(int i) {
+        return units;
+    }
+
+    /** Per-step working memory: the state and, for GRU, the recurrent products. One per pass or session. */
+    static final class StepState {
+        final MemorySegment h;   // [B, H]
+        final MemorySegment c;   // [B, H], LSTM only
+        final MemorySegment hp;  // GRU: [B, 3H] (reset_after) or [B, 2H]
+        final MemorySegment rh;  // GRU reset_before: [B, H]
+        final MemorySegment hph; // GRU reset_before: [B, H]
+
+        StepState(RecurrentExec layer, int batch, java.util.function.LongFunction<MemorySegment> alloc) {
+            long bh = (long) batch * layer.units;
+            h = alloc.apply(bh);
+            c = layer.lstm ? alloc.apply(bh) : null;
+            if (layer.lstm) {
+                hp = null;
+                rh = null;
+                hph = null;
+            } else if (layer.resetAfter) {
+                hp = alloc.apply((long) batch * layer.width);
+                rh = null;
+                hph = null;
+            } else {
+                hp = alloc.apply(2L * bh);
+                rh = alloc.apply(bh);
+                hph = alloc.apply(bh);
+            }
+        }
+
+        /** Sets h (and c) from {@code init} ([B,H] each, may be null for zeros). */
+        void load(MemorySegment[] init, long bytes) {
+            if (init == null) {
+                h.fill((byte) 0);
+                if (c != null) {
+                    c.fill((byte) 0);
+                }
+                return;
+            }
+            MemorySegment.copy(init[0], 0, h, 0, bytes);
+            if (c != null) {
+                MemorySegment.copy(init[1], 0, c, 0, bytes);
+            }
+        }
+    }
+
+    /**
+     * Writes the input projection of {@code rows} input rows into {@code xp} ([rows, G·H]):
+     * {@code xp = x·W + b}. The bias is copied first and the GEMM accumulates onto it.
+     */
+    void projectInputs(Backend backend, MemorySegment x, long xOff, int rows, MemorySegment xp) {
+        float beta = 0f;
+        if (inputBias != null) {
+            long rowBytes = (long) width * Float.BYTES;
+            for (long r = 0; r < rows; r++) {
+                MemorySegment.copy(inputBias, 0, xp, r * rowBytes, rowBytes);
+            }
+            beta = 1f;
+        }
+        backend.sgemm(false, false, rows, width, inputFeatures, 1f, x, xOff, inputFeatures,
+                kernel, 0, width, beta, xp, 0, width);
+    }
+
+    /**
+     * One time step for the whole batch. Row b of this step's gate pre-activations starts at
+     * {@code xpOff + b·xpStride} in {@code xp} and already holds x·W + b; it is clobbered.
+     * {@code hIsZero} lets the first step of a zero-initialised pass skip the recurrent product.
+     */
+    void step(Backend backend, Kernels k, MemorySegment xp, long xpOff, int xpStride, int batch,
+              StepState s, boolean hIsZero) {
+        int h = units;
+        if (lstm) {
+            if (!hIsZero) {
+                backend.sgemm(false, false, batch, width, h, 1f, s.h, 0, h, recurrentKernel, 0, width,
+                        1f, xp, xpOff, xpStride);
+            }
+            for (int b = 0; b < batch; b++) {
+                k.lstmCell(xp, xpOff + (long) b * xpStride, s.c, (long) b * h, s.h, (long) b * h, h,
+                        rspec.activation(), rspec.recurrentActivation());
+            }
+        } else if (resetAfter) {
+            float beta = 0f;
+            if (recurrentBias != null) {
+                long rowBytes = (long) width * Float.BYTES;
+                for (int b = 0; b < batch; b++) {
+                    MemorySegment.copy(recurrentBias, 0, s.hp, b * rowBytes, rowBytes);
+                }
+                beta = 1f;
+            }
+            if (!hIsZero) {
+                backend.sgemm(false, false, batch, width, h, 1f, s.h, 0, h, recurrentKernel, 0, width,
+                        beta, s.hp, 0, width);
+            } else if (recurrentBias == null) {
+                s.hp.fill((byte) 0);
+            }
+            for (int b = 0; b < batch; b++) {
+                k.gruCellResetAfter(xp, xpOff + (long) b * xpStride, s.hp, (long) b * width, s.h, (long) b * h,
+                        h, rspec.activation(), rspec.recurrentActivation());
+            }
+        } else {
+            // reset before the product: [z|r] from h·U[:, :2H], then (r⊙h)·U[:, 2H:3H]
+            if (hIsZero) {
+                s.hp.fill((byte) 0);
+            } else {
+                backend.sgemm(false, false, batch, 2 * h, h, 1f, s.h, 0, h, recurrentKernel, 0, width,
+                        0f, s.hp, 0, 2 * h);
+            }
+            for (int b = 0; b < batch; b++) {
+                k.gruGatesResetBefore(xp, xpOff + (long) b * xpStride, s.hp, 2L * b * h, s.h, (long) b * h,
+                        s.rh, (long) b * h, h, rspec.recurrentActivation());
+            }
+            if (hIsZero) {
+                s.hph.fill((byte) 0);
+            } else {
+                backend.sgemm(false, false, batch, h, h, 1f, s.rh, 0, h, recurrentKernel, 2L * h, width,
+                        0f, s.hph, 0, h);
+            }
+            for (int b = 0; b < batch; b++) {
+                k.gruFinishResetBefore(xp, xpOff + (long) b * xpStride, s.hph, (long) b * h, s.h, (long) b * h,
+                        h, rspec.activation());
+            }
+        }
+    }
+
+    @Override
+    MemorySegment[] forward(ExecContext ctx, MemorySegment in, int batch, int steps, boolean inputIsSequence,
+                            MemorySegment[] initialState) {
+        if (!inputIsSequence) {
+            throw new IllegalArgumentException(describe() + " needs a sequence input [batch, time, features], "
+                    + "but the previous layer returns [batch, features] (set return_sequences on it)");
+        }
+        long stride = (long) steps * width;
+        if (stride > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException(describe() + ": " + steps + " time steps of " + width
+                    + " gate values exceed the 2^31 floats one batch row may span");
+        }
+        int rows = Math.multiplyExact(batch, steps);
+        MemorySegment xp = ctx.scratchFloats((long) rows * width);
+        projectInputs(ctx.backend(), in, 0, rows, xp);
+
+        StepState s = new StepState(this, batch, ctx::scratchFloats);
+        long stateBytes = (long) batch * units * Float.BYTES;
+        s.load(initialState, stateBytes);
+        boolean zeroStart = initialState == null;
+
+        boolean seq = rspec.returnSequences();
+        MemorySegment out = ctx.resultFloats(seq ? (long) batch * steps * units : (long) batch * units);
+        long unitBytes = (long) units * Float.BYTES;
+        for (int i = 0; i < steps; i++) {
+            int t = rspec.goBackwards() ? steps - 1 - i : i;
+            step(ctx.backend(), ctx.kernels(), xp, (long) t * width, (int) stride, batch, s, zeroStart && i == 0);
+            if (seq) {
+                // Keras returns the sequence in processing order: output[:, i] belongs to step i
+                for (int b = 0; b < batch; b++) {
+                    MemorySegment.copy(s.h, b * unitBytes, out, ((long) b * steps + i) * unitBytes, unitBytes);
+                }
+            }
+        }
+        if (!seq) {
+            MemorySegment.copy(s.h, 0, out, 0, stateBytes);
+        }
+        MemorySegment[] result = new MemorySegment[1 + (rspec.returnState() ? rspec.stateCount() : 0)];
+        result[0] = out;
+        if (rspec.returnState()) {
+            result[1] = copyOf(ctx, s.h, stateBytes);
+            if (lstm) {
+                result[2] = copyOf(ctx, s.c, stateBytes);
+            }
+        }
+        return result;
+    }
+
+    /** Final states of the last pass are needed by Bidirectional even when the layer does not return them. */
+    static MemorySegment copyOf(ExecContext ctx, MemorySegment src, long bytes) {
+        MemorySegment dst = ctx.resultFloats(bytes / Float.BYTES);
+        MemorySegment.copy(src, 0, dst, 0, bytes);
+        return dst;
+    }
+}

@@ -1,0 +1,167 @@
+package io.jlstm;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jlstm.backend.Backends;
+import io.jlstm.layers.BidirectionalSpec;
+import io.jlstm.layers.DenseActivation;
+import io.jlstm.layers.DenseSpec;
+import io.jlstm.layers.GruSpec;
+import io.jlstm.layers.LstmSpec;
+import io.jlstm.layers.MergeMode;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.Test;
+
+class SequentialTest {
+
+    @Test
+    void eightThreadsGetExactlyWhatOneThreadGets() throws Exception {
+        for (var backend : List.of(Backends.java(), Backends.openblas())) {
+            try (Sequential model = Models.build(11, 6, backend, LstmSpec.of(32).returnSequences(true),
+                    GruSpec.of(16), DenseSpec.of(4, DenseActivation.SOFTMAX))) {
+                List<Tensor> inputs = new ArrayList<>();
+                List<float[]> single = new ArrayList<>();
+                for (int i = 0; i < 8; i++) {
+                    Tensor x = Models.random(new Random(100 + i), 1f, 1 + i % 3, 20, 6);
+                    inputs.add(x);
+                    single.add(model.predict(x).output().toFloatArray());
+                }
+                ExecutorService pool = Executors.newFixedThreadPool(8);
+                try {
+                    List<Future<List<float[]>>> futures = new ArrayList<>();
+                    for (int thread = 0; thread < 8; thread++) {
+                        final int offset = thread;
+                        Callable<List<float[]>> job = () -> {
+                            List<float[]> outs = new ArrayList<>();
+                            for (int rep = 0; rep < 25; rep++) {
+                                outs.add(model.predict(inputs.get((offset + rep) % 8)).output().toFloatArray());
+                            }
+                            return outs;
+                        };
+                        futures.add(pool.submit(job));
+                    }
+                    for (int thread = 0; thread < 8; thread++) {
+                        List<float[]> outs = futures.get(thread).get();
+                        for (int rep = 0; rep < outs.size(); rep++) {
+                            assertArrayEquals(single.get((thread + rep) % 8), outs.get(rep),
+                                    backend.name() + ": thread " + thread + " call " + rep + " differs from one thread");
+                        }
+                    }
+                } finally {
+                    pool.shutdown();
+                }
+            }
+        }
+    }
+
+    @Test
+    void javaAndOpenblasAgree() {
+        var layers = new io.jlstm.layers.LayerSpec[] {BidirectionalSpec.of(LstmSpec.of(24).returnSequences(true),
+                MergeMode.AVE), GruSpec.of(9).resetAfter(false), DenseSpec.of(2, DenseActivation.TANH)};
+        try (Sequential j = Models.build(9, 13, Backends.java(), layers);
+             Sequential o = Models.build(9, 13, Backends.openblas(), layers)) {
+            Tensor x = Models.random(new Random(1), 1f, 5, 17, 13);
+            assertTrue(Models.maxAbsDiff(j.predict(x).output(), o.predict(x).output()) < 1e-5f);
+        }
+    }
+
+    @Test
+    void mergeModesFollowKeras() {
+        // sum, ave and mul are element-wise combinations of the two halves that concat returns
+        Tensor x = Models.random(new Random(2), 1f, 2, 5, 3);
+        float[][] byMode = new float[4][];
+        for (MergeMode m : MergeMode.values()) {
+            try (Sequential model = Models.build(4, 3, Backends.java(),
+                    BidirectionalSpec.of(LstmSpec.of(6).returnSequences(true), m))) {
+                byMode[m.ordinal()] = model.predict(x).output().toFloatArray();
+            }
+        }
+        float[] concat = byMode[MergeMode.CONCAT.ordinal()];
+        for (int r = 0; r < 10; r++) {
+            for (int j = 0; j < 6; j++) {
+                float f = concat[r * 12 + j];
+                float b = concat[r * 12 + 6 + j];
+                assertEquals(f + b, byMode[MergeMode.SUM.ordinal()][r * 6 + j], 1e-6f);
+                assertEquals((f + b) / 2, byMode[MergeMode.AVE.ordinal()][r * 6 + j], 1e-6f);
+                assertEquals(f * b, byMode[MergeMode.MUL.ordinal()][r * 6 + j], 1e-6f);
+            }
+        }
+    }
+
+    @Test
+    void badInputsAreRejectedWithTheNumbers() {
+        try (Sequential model = Models.build(1, 12, Backends.java(), LstmSpec.of(8))) {
+            var e = assertThrows(IllegalArgumentException.class, () -> model.predict(Tensor.allocate(2, 5, 13)));
+            assertEquals("LSTM layer 'lstm': input has 13 features, kernel expects 12", e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> model.predict(Tensor.allocate(5, 12)));
+            assertTrue(e.getMessage().contains("rank 3") && e.getMessage().contains("[5, 12]"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> model.predict(Tensor.allocate(0, 5, 12)));
+            assertTrue(e.getMessage().contains("at least one batch row"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> model.predict(Tensor.allocate(1, 0, 12)));
+            assertTrue(e.getMessage().contains("one time step"), e.getMessage());
+
+            Tensor nan = Tensor.allocate(1, 2, 12);
+            nan.set(Float.NaN, 0, 1, 3);
+            // default: propagate
+            float[] out = model.predict(nan).output().toFloatArray();
+            assertTrue(Float.isNaN(out[0]), "NaN propagates by default");
+            e = assertThrows(IllegalArgumentException.class,
+                    () -> model.predict(nan, PredictOptions.defaults().nonFinite(NonFinitePolicy.REJECT)));
+            assertTrue(e.getMessage().contains("NaN at flat index 15"), e.getMessage());
+            Tensor inf = Tensor.allocate(1, 1, 12);
+            inf.setFlat(0, Float.POSITIVE_INFINITY);
+            assertThrows(IllegalArgumentException.class,
+                    () -> model.predict(inf, PredictOptions.defaults().nonFinite(NonFinitePolicy.REJECT)));
+
+            e = assertThrows(IllegalArgumentException.class, () -> model.predict(Tensor.allocate(1, 1, 12),
+                    PredictOptions.defaults().initialState(0, Tensor.allocate(1, 8))));
+            assertTrue(e.getMessage().contains("takes 2 initial state tensors, got 1"), e.getMessage());
+        }
+        Sequential closed = Models.build(1, 12, Backends.java(), LstmSpec.of(8));
+        closed.close();
+        closed.close();
+        var e = assertThrows(IllegalStateException.class, () -> closed.predict(Tensor.allocate(1, 1, 12)));
+        assertEquals("model is closed", e.getMessage());
+        assertThrows(IllegalStateException.class, () -> closed.newSession(1));
+    }
+
+    @Test
+    void badWeightsAndStacksAreRejected() {
+        Random rnd = new Random(1);
+        Map<String, Tensor> w = Map.of("kernel", Models.random(rnd, 1, 12, 32),
+                "recurrent_kernel", Models.random(rnd, 1, 8, 32), "bias", Models.random(rnd, 1, 32));
+        var e = assertThrows(IllegalArgumentException.class,
+                () -> Sequential.builder(13).add(LstmSpec.of(8), w).backend(Backends.java()).build());
+        assertEquals("LSTM layer 'lstm': weight 'kernel' has shape [12, 32], expected [13, 32] (input has 13 features)",
+                e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> Sequential.builder(12)
+                .add(LstmSpec.of(8), Map.of("kernel", w.get("kernel"), "recurrent_kernel", w.get("recurrent_kernel")))
+                .backend(Backends.java()).build());
+        assertTrue(e.getMessage().contains("weight 'bias' is missing"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> Models.build(1, 3, Backends.java(),
+                LstmSpec.of(4), LstmSpec.of(4)));
+        assertTrue(e.getMessage().contains("needs a sequence input"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> Models.build(1, 3, Backends.java(),
+                LstmSpec.of(4).returnSequences(true).returnState(true), LstmSpec.of(4)));
+        assertTrue(e.getMessage().contains("only the last layer"), e.getMessage());
+    }
+
+    @Test
+    void layerNamesAreMadeUniqueAsKerasDoes() {
+        try (Sequential model = Models.build(1, 3, Backends.java(), LstmSpec.of(4).returnSequences(true),
+                LstmSpec.of(4), DenseSpec.of(1, DenseActivation.LINEAR))) {
+            assertEquals(List.of("lstm", "lstm_1", "dense"), model.layers().stream().map(l -> l.name()).toList());
+            assertEquals(3 * 16 + 4 * 16 + 16 + 4 * 16 + 4 * 16 + 16 + 4 + 1, model.parameterCount());
+        }
+    }
+}

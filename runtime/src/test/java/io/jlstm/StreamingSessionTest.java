@@ -1,0 +1,173 @@
+package io.jlstm;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jlstm.backend.Backend;
+import io.jlstm.backend.Backends;
+import io.jlstm.layers.BidirectionalSpec;
+import io.jlstm.layers.DenseActivation;
+import io.jlstm.layers.DenseSpec;
+import io.jlstm.layers.GruSpec;
+import io.jlstm.layers.LayerSpec;
+import io.jlstm.layers.LstmSpec;
+import io.jlstm.layers.MergeMode;
+import io.jlstm.simd.Activation;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.api.Test;
+
+class StreamingSessionTest {
+
+    static Stream<Arguments> models() {
+        return Stream.of(
+                Arguments.of("lstm+dense", new LayerSpec[] {LstmSpec.of(16), DenseSpec.of(3, DenseActivation.LINEAR)}),
+                Arguments.of("stacked lstm (37 units) + softmax", new LayerSpec[] {
+                        LstmSpec.of(37).returnSequences(true), LstmSpec.of(8),
+                        DenseSpec.of(5, DenseActivation.SOFTMAX)}),
+                Arguments.of("relu lstm, hard_sigmoid gates", new LayerSpec[] {
+                        LstmSpec.of(13).activation(Activation.RELU).recurrentActivation(Activation.HARD_SIGMOID)}),
+                Arguments.of("gru reset_after", new LayerSpec[] {GruSpec.of(19), DenseSpec.of(1, DenseActivation.SIGMOID)}),
+                Arguments.of("gru reset_before, no bias", new LayerSpec[] {
+                        GruSpec.of(7).resetAfter(false).useBias(false).returnSequences(true), GruSpec.of(11).resetAfter(false)}));
+    }
+
+    static List<Backend> backends() {
+        return List.of(Backends.java(), Backends.openblas());
+    }
+
+    /** Stepping a session through a sequence gives, at each step, what predict gives for that prefix. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("models")
+    void stepsMatchPredictOfEveryPrefix(String what, LayerSpec[] layers) {
+        for (Backend backend : backends()) {
+            for (int batch : new int[] {1, 3}) {
+                int features = 5;
+                int steps = 9;
+                try (Sequential model = Models.build(42, features, backend, layers);
+                     StreamingSession session = model.newSession(batch)) {
+                    Tensor x = Models.random(new Random(7), 1f, batch, steps, features);
+                    for (int t = 0; t < steps; t++) {
+                        float[] xt = new float[batch * features];
+                        for (int b = 0; b < batch; b++) {
+                            for (int f = 0; f < features; f++) {
+                                xt[b * features + f] = x.get(b, t, f);
+                            }
+                        }
+                        Tensor stepOut = session.step(xt);
+                        Tensor prefix = Tensor.allocate(batch, t + 1, features);
+                        for (int b = 0; b < batch; b++) {
+                            for (int u = 0; u <= t; u++) {
+                                for (int f = 0; f < features; f++) {
+                                    prefix.set(x.get(b, u, f), b, u, f);
+                                }
+                            }
+                        }
+                        Tensor expected = model.predict(prefix).output();
+                        assertArrayEquals(new long[] {batch, model.outputFeatures()}, stepOut.shape());
+                        float diff = Models.maxAbsDiff(stepOut, expected);
+                        assertTrue(diff <= 1e-5f, what + " on " + backend.name() + ", batch " + batch + ", step " + t
+                                + ": |session - predict| = " + diff);
+                    }
+                    // reset starts a new sequence: the first step again equals predict of one step
+                    session.reset();
+                    float[] x0 = new float[batch * features];
+                    for (int b = 0; b < batch; b++) {
+                        for (int f = 0; f < features; f++) {
+                            x0[b * features + f] = x.get(b, 0, f);
+                        }
+                    }
+                    float[] out = new float[batch * model.outputFeatures()];
+                    session.step(x0, out);
+                    Tensor one = Tensor.allocate(batch, 1, features);
+                    MemorySegmentCopy.copy(x0, one);
+                    assertArrayEquals(model.predict(one).output().toFloatArray(), out, 1e-5f);
+                }
+            }
+        }
+    }
+
+    @Test
+    void givenStateEqualsPredictWithInitialState() {
+        int features = 4;
+        int units = 6;
+        try (Sequential model = Models.build(3, features, Backends.java(), LstmSpec.of(units).returnState(true));
+             StreamingSession session = model.newSession(2)) {
+            Tensor h0 = Models.random(new Random(1), 1f, 2, units);
+            Tensor c0 = Models.random(new Random(2), 1f, 2, units);
+            Tensor x = Models.random(new Random(3), 1f, 2, 1, features);
+            session.setState(0, h0, c0);
+            Tensor out = session.step(x);
+            Prediction p = model.predict(x, PredictOptions.defaults().initialState(0, h0, c0));
+            assertTrue(Models.maxAbsDiff(out, p.output()) <= 1e-6f);
+            assertTrue(Models.maxAbsDiff(session.state(0, 1), p.get("state_c")) <= 1e-6f);
+            assertThrows(IllegalArgumentException.class, () -> session.setState(0, h0));
+            assertThrows(IllegalArgumentException.class, () -> session.setState(0, h0, Tensor.allocate(3, units)));
+        }
+    }
+
+    @Test
+    void sessionRejectsWrongInputsAndOtherThreads() throws Exception {
+        try (Sequential model = Models.build(5, 4, Backends.java(), LstmSpec.of(8));
+             StreamingSession session = model.newSession(2)) {
+            var e = assertThrows(IllegalArgumentException.class, () -> session.step(new float[7]));
+            assertTrue(e.getMessage().contains("expected batch 2 × 4 features = 8"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> session.step(Tensor.allocate(2, 5)));
+            assertTrue(e.getMessage().contains("[2, 5]"), e.getMessage());
+            ExecutorService other = Executors.newSingleThreadExecutor();
+            try {
+                Future<?> f = other.submit(() -> session.step(new float[8]));
+                var ex = assertThrows(java.util.concurrent.ExecutionException.class, f::get);
+                assertTrue(ex.getCause() instanceof IllegalStateException, String.valueOf(ex.getCause()));
+                assertTrue(ex.getCause().getMessage().contains("belongs to thread"), ex.getCause().getMessage());
+            } finally {
+                other.shutdown();
+            }
+            try (StreamingSession rejecting = model.newSession(1, NonFinitePolicy.REJECT)) {
+                var nan = assertThrows(IllegalArgumentException.class,
+                        () -> rejecting.step(new float[] {0, Float.NaN, 0, 0}));
+                assertTrue(nan.getMessage().contains("NaN at flat index 1"), nan.getMessage());
+            }
+        }
+        Sequential model = Models.build(5, 4, Backends.java(), LstmSpec.of(8));
+        StreamingSession s = model.newSession(1);
+        s.close();
+        assertThrows(IllegalStateException.class, () -> s.step(new float[4]));
+        StreamingSession s2 = model.newSession(1);
+        model.close();
+        var closed = assertThrows(IllegalStateException.class, () -> s2.step(new float[4]));
+        assertEquals("model is closed", closed.getMessage());
+        s2.close();
+    }
+
+    @Test
+    void wholeSequenceLayersCannotStream() {
+        try (Sequential bidi = Models.build(1, 3, Backends.java(),
+                BidirectionalSpec.of(LstmSpec.of(4), MergeMode.CONCAT));
+             Sequential back = Models.build(1, 3, Backends.java(), LstmSpec.of(4).goBackwards(true))) {
+            var e = assertThrows(IllegalArgumentException.class, () -> bidi.newSession(1));
+            assertTrue(e.getMessage().contains("needs the whole sequence"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> back.newSession(1));
+            assertTrue(e.getMessage().contains("go_backwards"), e.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> bidi.newSession(0));
+        }
+    }
+
+    /** Copies a float array into a tensor of the same size. */
+    static final class MemorySegmentCopy {
+        static void copy(float[] src, Tensor dst) {
+            for (int i = 0; i < src.length; i++) {
+                dst.setFlat(i, src[i]);
+            }
+        }
+    }
+}

@@ -1,0 +1,79 @@
+package io.jlstm.simd;
+
+import java.util.Arrays;
+import java.util.stream.Collectors;
+
+/**
+ * Element-wise activation functions, named as Keras names them.
+ *
+ * <p>An enum constant owns no memory and is immutable, hence thread-safe. The float kernels that
+ * apply these functions live in {@link Kernels}; {@link #applyExact(double)} is the
+ * double-precision definition the tests measure those kernels against.
+ */
+public enum Activation {
+    /** {@code x}. */
+    LINEAR("linear"),
+    /** {@code max(0, x)}; NaN stays NaN. */
+    RELU("relu"),
+    /** {@code 1 / (1 + exp(-x))}. */
+    SIGMOID("sigmoid"),
+    /** Keras 3 definition: {@code clip(x / 6 + 0.5, 0, 1)} (Keras 2 used {@code 0.2 x + 0.5}). */
+    HARD_SIGMOID("hard_sigmoid"),
+    /** Hyperbolic tangent. */
+    TANH("tanh");
+
+    private final String kerasName;
+
+    Activation(String kerasName) {
+        this.kerasName = kerasName;
+    }
+
+    /**
+     * Maps a Keras activation name to its constant. Only the exact lower-case Keras names are
+     * accepted: a model file that says something else is a model this runtime cannot run, and
+     * guessing would silently change its output.
+     *
+     * @param name one of {@code "linear", "relu", "sigmoid", "hard_sigmoid", "tanh"}
+     * @return the matching constant
+     * @throws IllegalArgumentException if {@code name} is null or not one of the accepted names;
+     *     the message names the bad value and lists the accepted ones
+     */
+    public static Activation fromKerasName(String name) {
+        for (Activation a : values()) {
+            if (a.kerasName.equals(name)) {
+                return a;
+            }
+        }
+        String accepted = Arrays.stream(values()).map(a -> '"' + a.kerasName + '"')
+                .collect(Collectors.joining(", "));
+        throw new IllegalArgumentException("unknown Keras activation "
+                + (name == null ? "null" : '"' + name + '"') + "; accepted: " + accepted);
+    }
+
+    /**
+     * Returns the Keras name of this activation.
+     *
+     * @return {@code "linear"}, {@code "relu"}, {@code "sigmoid"}, {@code "hard_sigmoid"} or
+     *     {@code "tanh"}
+     */
+    public String kerasName() {
+        return kerasName;
+    }
+
+    /**
+     * Evaluates this activation in double precision, straight from its definition. It is the
+     * reference the float kernels are tested against, not a fast path.
+     *
+     * @param x the argument
+     * @return the activation of {@code x}; NaN for a NaN argument
+     */
+    public double applyExact(double x) {
+        return switch (this) {
+            case LINEAR -> x;
+            case RELU -> Math.max(0.0, x);
+            case SIGMOID -> 1.0 / (1.0 + Math.exp(-x));
+            case HARD_SIGMOID -> Math.max(0.0, Math.min(1.0, x / 6.0 + 0.5));
+            case TANH -> Math.tanh(x);
+        };
+    }
+}

@@ -1,0 +1,700 @@
+package io.jlstm.simd;
+
+import static io.jlstm.simd.RationalTanh.A1;
+import static io.jlstm.simd.RationalTanh.A11;
+import static io.jlstm.simd.RationalTanh.A13;
+import static io.jlstm.simd.RationalTanh.A3;
+import static io.jlstm.simd.RationalTanh.A5;
+import static io.jlstm.simd.RationalTanh.A7;
+import static io.jlstm.simd.RationalTanh.A9;
+import static io.jlstm.simd.RationalTanh.B0;
+import static io.jlstm.simd.RationalTanh.B2;
+import static io.jlstm.simd.RationalTanh.B4;
+import static io.jlstm.simd.RationalTanh.B6;
+import static io.jlstm.simd.RationalTanh.CLAMP;
+import static io.jlstm.simd.RationalTanh.ONE_SIXTH;
+import static io.jlstm.simd.RationalTanh.TINY;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The kernels on the incubating Vector API, at a fixed width of 128, 256 or 512 bits.
+ *
+ * <p>Only {@link KernelProvider} touches this class, reflectively, and only once it has seen
+ * {@code jdk.incubator.vector} in the module graph: without the module, loading it would fail.
+ *
+ * <p><b>Why one subclass per width.</b> C2 turns Vector API calls into SIMD instructions only
+ * when the species is a compile-time constant. Each subclass returns its own
+ * {@code static final} species from {@link #species()}, which C2 inlines (by class hierarchy
+ * analysis or the receiver profile) when one width is in use, as in production; a JVM that
+ * mixes widths (the tests) still computes correctly, only slower.
+ *
+ * <p><b>Shape of every kernel.</b> A main loop to {@code species.loopBound(n)}, several
+ * independent accumulators where there is a reduction, then a scalar tail that runs the very
+ * same per-element math as {@link ScalarKernels}. Activations use {@link RationalTanh}'s
+ * operations lane-wise, so they match the scalar twin bit for bit.
+ *
+ * <p>Owns no memory (callers own every segment); stateless and thread-safe. The one exception
+ * to "no allocation": {@link #sgemm} with {@code transB} packs op(B) into a per-thread buffer
+ * that grows to the largest {@code k * n} seen and is reused; it is freed when its thread dies.
+ */
+abstract sealed class VectorKernels implements Kernels
+        permits VectorKernels.Bits128, VectorKernels.Bits256, VectorKernels.Bits512 {
+
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final ByteOrder ORDER = ByteOrder.nativeOrder();
+
+    /** Per-thread packing buffer for a transposed B; see the class comment. */
+    private static final ThreadLocal<MemorySegment> PACKED_B = new ThreadLocal<>();
+
+    /** The float species of this width; a constant of each subclass. */
+    abstract VectorSpecies<Float> species();
+
+    /** 128-bit kernels (SSE / NEON width). */
+    static final class Bits128 extends VectorKernels {
+        private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_128;
+        static final Bits128 INSTANCE = new Bits128();
+
+        @Override
+        VectorSpecies<Float> species() {
+            return SPECIES;
+        }
+    }
+
+    /** 256-bit kernels (AVX2 width). */
+    static final class Bits256 extends VectorKernels {
+        private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_256;
+        static final Bits256 INSTANCE = new Bits256();
+
+        @Override
+        VectorSpecies<Float> species() {
+            return SPECIES;
+        }
+    }
+
+    /** 512-bit kernels (AVX-512 width). */
+    static final class Bits512 extends VectorKernels {
+        private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_512;
+        static final Bits512 INSTANCE = new Bits512();
+
+        @Override
+        VectorSpecies<Float> species() {
+            return SPECIES;
+        }
+    }
+
+    /** The JVM's preferred vector width on this CPU, in bits. */
+    static int preferredBitSize() {
+        return VectorShape.preferredShape().vectorBitSize();
+    }
+
+    /**
+     * Returns the kernels of width {@code bits}. A width above the preferred one is refused:
+     * the Vector API would accept it but emulate it in Java, orders of magnitude slower.
+     */
+    static Kernels create(int bits) {
+        if (bits != 128 && bits != 256 && bits != 512) {
+            throw new IllegalArgumentException("vector width must be 128, 256 or 512 bits, got " + bits);
+        }
+        int preferred = preferredBitSize();
+        if (bits > preferred) {
+            throw new IllegalArgumentException(bits + "-bit vectors are not supported on this CPU: the JVM's "
+                    + "preferred float vector is " + preferred + " bits");
+        }
+        return switch (bits) {
+            case 128 -> Bits128.INSTANCE;
+            case 256 -> Bits256.INSTANCE;
+            default -> Bits512.INSTANCE;
+        };
+    }
+
+    @Override
+    public String name() {
+        return "vector-" + vectorBitSize();
+    }
+
+    @Override
+    public int vectorBitSize() {
+        return species().vectorBitSize();
+    }
+
+    @Override
+    public String toString() {
+        return name();
+    }
+
+    // ---- element access: offsets are in floats, the Vector API wants bytes ----
+
+    private static FloatVector load(VectorSpecies<Float> s, MemorySegment seg, long index) {
+        return FloatVector.fromMemorySegment(s, seg, index * Float.BYTES, ORDER);
+    }
+
+    private static void store(FloatVector v, MemorySegment seg, long index) {
+        v.intoMemorySegment(seg, index * Float.BYTES, ORDER);
+    }
+
+    // ---- activations, lane-wise twins of RationalTanh ----
+
+    static FloatVector apply(Activation a, FloatVector x) {
+        return switch (a) {
+            case LINEAR -> x;
+            case RELU -> x.max(0f); // lane-wise MAX follows Math.max: NaN stays NaN
+            case SIGMOID -> tanh(x.mul(0.5f)).fma(0.5f, 0.5f);
+            case HARD_SIGMOID -> x.fma(ONE_SIXTH, 0.5f).min(1f).max(0f);
+            case TANH -> tanh(x);
+        };
+    }
+
+    /** {@link RationalTanh#tanh}, lane-wise: same clamp, same Horner steps, same FMAs. */
+    static FloatVector tanh(FloatVector x) {
+        VectorMask<Float> tiny = x.abs().compare(VectorOperators.LT, TINY);
+        FloatVector xc = x.max(-CLAMP).min(CLAMP);
+        FloatVector x2 = xc.mul(xc);
+        FloatVector p = x2.fma(A13, A11);
+        p = x2.fma(p, x.broadcast(A9));
+        p = x2.fma(p, x.broadcast(A7));
+        p = x2.fma(p, x.broadcast(A5));
+        p = x2.fma(p, x.broadcast(A3));
+        p = x2.fma(p, x.broadcast(A1));
+        p = xc.mul(p);
+        FloatVector q = x2.fma(B6, B4);
+        q = x2.fma(q, x.broadcast(B2));
+        q = x2.fma(q, x.broadcast(B0));
+        return p.div(q).blend(x, tiny);
+    }
+
+    @Override
+    public void activate(Activation a, MemorySegment x, long off, int n) {
+        Checks.activate(a, x, off, n);
+        if (a == Activation.LINEAR) {
+            return;
+        }
+        VectorSpecies<Float> s = species();
+        int bound = s.loopBound(n);
+        int i = 0;
+        for (; i < bound; i += s.length()) {
+            store(apply(a, load(s, x, off + i)), x, off + i);
+        }
+        for (; i < n; i++) {
+            x.setAtIndex(F, off + i, RationalTanh.apply(a, x.getAtIndex(F, off + i)));
+        }
+    }
+
+    @Override
+    public void softmax(MemorySegment x, long off, int n) {
+        Checks.vector("x", x, off, n);
+        if (n == 0) {
+            return;
+        }
+        VectorSpecies<Float> s = species();
+        int step = s.length();
+        int bound = s.loopBound(n);
+        FloatVector vmax = FloatVector.broadcast(s, Float.NEGATIVE_INFINITY);
+        int i = 0;
+        for (; i < bound; i += step) {
+            vmax = vmax.max(load(s, x, off + i));
+        }
+        float max = vmax.reduceLanes(VectorOperators.MAX); // NaN in any lane gives NaN
+        for (; i < n; i++) {
+            max = Math.max(max, x.getAtIndex(F, off + i));
+        }
+
+        FloatVector vm = FloatVector.broadcast(s, max);
+        FloatVector acc0 = FloatVector.zero(s);
+        FloatVector acc1 = FloatVector.zero(s);
+        i = 0;
+        // Two accumulators: EXP is the cost here, but two sums also halve the rounding chain.
+        for (; i + step < bound; i += 2 * step) {
+            FloatVector e0 = load(s, x, off + i).sub(vm).lanewise(VectorOperators.EXP);
+            FloatVector e1 = load(s, x, off + i + step).sub(vm).lanewise(VectorOperators.EXP);
+            store(e0, x, off + i);
+            store(e1, x, off + i + step);
+            acc0 = acc0.add(e0);
+            acc1 = acc1.add(e1);
+        }
+        for (; i < bound; i += step) {
+            FloatVector e = load(s, x, off + i).sub(vm).lanewise(VectorOperators.EXP);
+            store(e, x, off + i);
+            acc0 = acc0.add(e);
+        }
+        float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            float e = (float) Math.exp(x.getAtIndex(F, off + i) - max);
+            x.setAtIndex(F, off + i, e);
+            sum += e;
+        }
+
+        float inv = 1f / sum;
+        for (i = 0; i < bound; i += step) {
+            store(load(s, x, off + i).mul(inv), x, off + i);
+        }
+        for (; i < n; i++) {
+            x.setAtIndex(F, off + i, x.getAtIndex(F, off + i) * inv);
+        }
+    }
+
+    @Override
+    public float dot(MemorySegment a, long aOff, MemorySegment b, long bOff, int n) {
+        Checks.twoVectors(n, a, aOff, "a", b, bOff, "b");
+        return dotBody(a, aOff, b, bOff, n);
+    }
+
+    /** Four independent accumulators hide the FMA latency. */
+    private float dotBody(MemorySegment a, long aOff, MemorySegment b, long bOff, int n) {
+        VectorSpecies<Float> s = species();
+        int step = s.length();
+        int bound = s.loopBound(n);
+        int unrolled = bound - 3 * step; // the unrolled loop needs 4 vectors left
+        FloatVector acc0 = FloatVector.zero(s);
+        FloatVector acc1 = FloatVector.zero(s);
+        FloatVector acc2 = FloatVector.zero(s);
+        FloatVector acc3 = FloatVector.zero(s);
+        int i = 0;
+        for (; i < unrolled; i += 4 * step) {
+            acc0 = load(s, a, aOff + i).fma(load(s, b, bOff + i), acc0);
+            acc1 = load(s, a, aOff + i + step).fma(load(s, b, bOff + i + step), acc1);
+            acc2 = load(s, a, aOff + i + 2 * step).fma(load(s, b, bOff + i + 2 * step), acc2);
+            acc3 = load(s, a, aOff + i + 3 * step).fma(load(s, b, bOff + i + 3 * step), acc3);
+        }
+        for (; i < bound; i += step) {
+            acc0 = load(s, a, aOff + i).fma(load(s, b, bOff + i), acc0);
+        }
+        float sum = acc0.add(acc1).add(acc2.add(acc3)).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            sum = Math.fma(a.getAtIndex(F, aOff + i), b.getAtIndex(F, bOff + i), sum);
+        }
+        return sum;
+    }
+
+    @Override
+    public void axpy(int n, float alpha, MemorySegment x, long xOff, MemorySegment y, long yOff) {
+        Checks.twoVectors(n, x, xOff, "x", y, yOff, "y");
+        axpyBody(n, alpha, x, xOff, y, yOff);
+    }
+
+    /** Same FMA per element as the scalar twin, so the results are identical. */
+    private void axpyBody(int n, float alpha, MemorySegment x, long xOff, MemorySegment y, long yOff) {
+        VectorSpecies<Float> s = species();
+        int bound = s.loopBound(n);
+        FloatVector va = FloatVector.broadcast(s, alpha);
+        int i = 0;
+        for (; i < bound; i += s.length()) {
+            store(load(s, x, xOff + i).fma(va, load(s, y, yOff + i)), y, yOff + i);
+        }
+        for (; i < n; i++) {
+            y.setAtIndex(F, yOff + i, Math.fma(alpha, x.getAtIndex(F, xOff + i), y.getAtIndex(F, yOff + i)));
+        }
+    }
+
+    /** {@code y = beta * y}; beta == 0 writes zeros so that NaN in the old y is ignored (BLAS). */
+    private void scale(int n, float beta, MemorySegment y, long yOff) {
+        if (beta == 0f) {
+            y.asSlice(yOff * Float.BYTES, (long) n * Float.BYTES).fill((byte) 0);
+            return;
+        }
+        if (beta == 1f) {
+            return;
+        }
+        VectorSpecies<Float> s = species();
+        int bound = s.loopBound(n);
+        int i = 0;
+        for (; i < bound; i += s.length()) {
+            store(load(s, y, yOff + i).mul(beta), y, yOff + i);
+        }
+        for (; i < n; i++) {
+            y.setAtIndex(F, yOff + i, beta * y.getAtIndex(F, yOff + i));
+        }
+    }
+
+    @Override
+    public void gemv(boolean trans, int m, int n, float alpha, MemorySegment a, long aOff, int lda,
+                     MemorySegment x, long xOff, float beta, MemorySegment y, long yOff) {
+        Checks.gemv(trans, m, n, a, aOff, lda, x, xOff, y, yOff);
+        if (trans) {
+            gemvTransposed(m, n, alpha, a, aOff, lda, x, xOff, beta, y, yOff);
+        } else {
+            gemvRows(m, n, alpha, a, aOff, lda, x, xOff, beta, y, yOff);
+        }
+    }
+
+    /**
+     * y (n) = alpha * A^T x + beta * y, in axpy form: A streams row by row, four rows per pass so
+     * that y is loaded and stored once per four rows. Each y element takes the same FMAs in the
+     * same order as the scalar twin.
+     */
+    private void gemvTransposed(int m, int n, float alpha, MemorySegment a, long aOff, int lda,
+                                MemorySegment x, long xOff, float beta, MemorySegment y, long yOff) {
+        scale(n, beta, y, yOff);
+        if (alpha == 0f) {
+            return;
+        }
+        VectorSpecies<Float> s = species();
+        int bound = s.loopBound(n);
+        int i = 0;
+        for (; i + 4 <= m; i += 4) {
+            long r0 = aOff + (long) i * lda;
+            long r1 = r0 + lda;
+            long r2 = r1 + lda;
+            long r3 = r2 + lda;
+            float x0 = alpha * x.getAtIndex(F, xOff + i);
+            float x1 = alpha * x.getAtIndex(F, xOff + i + 1);
+            float x2 = alpha * x.getAtIndex(F, xOff + i + 2);
+            float x3 = alpha * x.getAtIndex(F, xOff + i + 3);
+            FloatVector v0 = FloatVector.broadcast(s, x0);
+            FloatVector v1 = FloatVector.broadcast(s, x1);
+            FloatVector v2 = FloatVector.broadcast(s, x2);
+            FloatVector v3 = FloatVector.broadcast(s, x3);
+            int j = 0;
+            for (; j < bound; j += s.length()) {
+                FloatVector acc = load(s, y, yOff + j);
+                acc = load(s, a, r0 + j).fma(v0, acc);
+                acc = load(s, a, r1 + j).fma(v1, acc);
+                acc = load(s, a, r2 + j).fma(v2, acc);
+                acc = load(s, a, r3 + j).fma(v3, acc);
+                store(acc, y, yOff + j);
+            }
+            for (; j < n; j++) {
+                float acc = y.getAtIndex(F, yOff + j);
+                acc = Math.fma(x0, a.getAtIndex(F, r0 + j), acc);
+                acc = Math.fma(x1, a.getAtIndex(F, r1 + j), acc);
+                acc = Math.fma(x2, a.getAtIndex(F, r2 + j), acc);
+                acc = Math.fma(x3, a.getAtIndex(F, r3 + j), acc);
+                y.setAtIndex(F, yOff + j, acc);
+            }
+        }
+        for (; i < m; i++) {
+            axpyBody(n, alpha * x.getAtIndex(F, xOff + i), a, aOff + (long) i * lda, y, yOff);
+        }
+    }
+
+    /** y (m) = alpha * A x + beta * y, in dot form: four rows per pass share each load of x. */
+    private void gemvRows(int m, int n, float alpha, MemorySegment a, long aOff, int lda,
+                          MemorySegment x, long xOff, float beta, MemorySegment y, long yOff) {
+        VectorSpecies<Float> s = species();
+        int bound = s.loopBound(n);
+        int i = 0;
+        for (; i + 4 <= m; i += 4) {
+            long r0 = aOff + (long) i * lda;
+            long r1 = r0 + lda;
+            long r2 = r1 + lda;
+            long r3 = r2 + lda;
+            FloatVector acc0 = FloatVector.zero(s);
+            FloatVector acc1 = FloatVector.zero(s);
+            FloatVector acc2 = FloatVector.zero(s);
+            FloatVector acc3 = FloatVector.zero(s);
+            int j = 0;
+            for (; j < bound; j += s.length()) {
+                FloatVector xv = load(s, x, xOff + j);
+                acc0 = load(s, a, r0 + j).fma(xv, acc0);
+                acc1 = load(s, a, r1 + j).fma(xv, acc1);
+                acc2 = load(s, a, r2 + j).fma(xv, acc2);
+                acc3 = load(s, a, r3 + j).fma(xv, acc3);
+            }
+            float s0 = acc0.reduceLanes(VectorOperators.ADD);
+            float s1 = acc1.reduceLanes(VectorOperators.ADD);
+            float s2 = acc2.reduceLanes(VectorOperators.ADD);
+            float s3 = acc3.reduceLanes(VectorOperators.ADD);
+            for (; j < n; j++) {
+                float xj = x.getAtIndex(F, xOff + j);
+                s0 = Math.fma(a.getAtIndex(F, r0 + j), xj, s0);
+                s1 = Math.fma(a.getAtIndex(F, r1 + j), xj, s1);
+                s2 = Math.fma(a.getAtIndex(F, r2 + j), xj, s2);
+                s3 = Math.fma(a.getAtIndex(F, r3 + j), xj, s3);
+            }
+            storeScaled(s0, alpha, beta, y, yOff + i);
+            storeScaled(s1, alpha, beta, y, yOff + i + 1);
+            storeScaled(s2, alpha, beta, y, yOff + i + 2);
+            storeScaled(s3, alpha, beta, y, yOff + i + 3);
+        }
+        for (; i < m; i++) {
+            storeScaled(dotBody(a, aOff + (long) i * lda, x, xOff, n), alpha, beta, y, yOff + i);
+        }
+    }
+
+    private static void storeScaled(float sum, float alpha, float beta, MemorySegment y, long index) {
+        y.setAtIndex(F, index, beta == 0f ? alpha * sum : Math.fma(alpha, sum, beta * y.getAtIndex(F, index)));
+    }
+
+    private static void storeScaled(FloatVector sum, float alpha, float beta, MemorySegment c, long index) {
+        FloatVector r = beta == 0f
+                ? sum.mul(alpha)
+                : sum.fma(sum.broadcast(alpha), load(sum.species(), c, index).mul(beta));
+        store(r, c, index);
+    }
+
+    @Override
+    public void sgemm(boolean transA, boolean transB, int m, int n, int k, float alpha,
+                      MemorySegment a, long aOff, int lda, MemorySegment b, long bOff, int ldb,
+                      float beta, MemorySegment c, long cOff, int ldc) {
+        Checks.sgemm(transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc);
+        if (m == 0 || n == 0) {
+            return;
+        }
+        if (alpha == 0f || k == 0) {
+            for (int i = 0; i < m; i++) {
+                scale(n, beta, c, cOff + (long) i * ldc);
+            }
+            return;
+        }
+        if (transB) {
+            // The micro-kernel loads rows of op(B); a transposed B has them strided, so pack op(B).
+            MemorySegment packed = packedB((long) k * n);
+            for (int j = 0; j < n; j++) {
+                long row = bOff + (long) j * ldb;
+                for (int p = 0; p < k; p++) {
+                    packed.setAtIndex(F, (long) p * n + j, b.getAtIndex(F, row + p));
+                }
+            }
+            b = packed;
+            bOff = 0;
+            ldb = n;
+        }
+        // A needs no packing: the micro-kernel reads single elements of op(A) at any stride.
+        long aRow = transA ? 1 : lda;
+        long aCol = transA ? lda : 1;
+        gemmTiles(m, n, k, alpha, a, aOff, aRow, aCol, b, bOff, ldb, beta, c, cOff, ldc);
+    }
+
+    private static MemorySegment packedB(long floats) {
+        MemorySegment buf = PACKED_B.get();
+        if (buf == null || buf.byteSize() < floats * Float.BYTES) {
+            long size = Math.max(floats, buf == null ? 0 : 2 * buf.byteSize() / Float.BYTES);
+            // An automatic arena: the buffer is freed once its thread (and so the ThreadLocal) is gone.
+            buf = Arena.ofAuto().allocate(size * Float.BYTES, 64);
+            PACKED_B.set(buf);
+        }
+        return buf;
+    }
+
+    /**
+     * C = alpha * op(A) * B + beta * C with B row-major (ldb). Columns go in panels of three
+     * vectors, rows in blocks of four: a 4 x 3-vector tile of C stays in 12 registers over the
+     * whole k loop (12 accumulators + 3 B rows + 1 broadcast = 16, the AVX2 register file).
+     * Leftover rows take 1 x 3 tiles, leftover vector columns 4 x 1 and 1 x 1 tiles, and the
+     * columns that do not fill a vector a scalar loop.
+     */
+    private void gemmTiles(int m, int n, int k, float alpha, MemorySegment a, long aOff, long aRow, long aCol,
+                           MemorySegment b, long bOff, long ldb, float beta, MemorySegment c, long cOff, long ldc) {
+        int step = species().length();
+        int j = 0;
+        for (; j + 3 * step <= n; j += 3 * step) {
+            int i = 0;
+            for (; i + 4 <= m; i += 4) {
+                tile4x3(k, alpha, a, aOff + i * aRow, aRow, aCol, b, bOff + j, ldb, beta, c, cOff + i * ldc + j, ldc);
+            }
+            for (; i < m; i++) {
+                tile1x3(k, alpha, a, aOff + i * aRow, aCol, b, bOff + j, ldb, beta, c, cOff + i * ldc + j);
+            }
+        }
+        for (; j + step <= n; j += step) {
+            int i = 0;
+            for (; i + 4 <= m; i += 4) {
+                tile4x1(k, alpha, a, aOff + i * aRow, aRow, aCol, b, bOff + j, ldb, beta, c, cOff + i * ldc + j, ldc);
+            }
+            for (; i < m; i++) {
+                tile1x1(k, alpha, a, aOff + i * aRow, aCol, b, bOff + j, ldb, beta, c, cOff + i * ldc + j);
+            }
+        }
+        for (; j < n; j++) {
+            for (int i = 0; i < m; i++) {
+                long ai = aOff + i * aRow;
+                float sum = 0;
+                for (int p = 0; p < k; p++) {
+                    sum = Math.fma(a.getAtIndex(F, ai + p * aCol), b.getAtIndex(F, bOff + p * ldb + j), sum);
+                }
+                storeScaled(sum, alpha, beta, c, cOff + i * ldc + j);
+            }
+        }
+    }
+
+    /** The micro-kernel: rows a0..a0+3*aRow of op(A) times a 3-vector panel of B into a 4 x 3V tile of C. */
+    private void tile4x3(int k, float alpha, MemorySegment a, long a0, long aRow, long aCol,
+                         MemorySegment b, long b0, long ldb, float beta, MemorySegment c, long c0, long ldc) {
+        VectorSpecies<Float> s = species();
+        int step = s.length();
+        FloatVector c00 = FloatVector.zero(s), c01 = FloatVector.zero(s), c02 = FloatVector.zero(s);
+        FloatVector c10 = FloatVector.zero(s), c11 = FloatVector.zero(s), c12 = FloatVector.zero(s);
+        FloatVector c20 = FloatVector.zero(s), c21 = FloatVector.zero(s), c22 = FloatVector.zero(s);
+        FloatVector c30 = FloatVector.zero(s), c31 = FloatVector.zero(s), c32 = FloatVector.zero(s);
+        long a1 = a0 + aRow;
+        long a2 = a1 + aRow;
+        long a3 = a2 + aRow;
+        long bp = b0;
+        long ap = 0;
+        for (int p = 0; p < k; p++, bp += ldb, ap += aCol) {
+            FloatVector b0v = load(s, b, bp);
+            FloatVector b1v = load(s, b, bp + step);
+            FloatVector b2v = load(s, b, bp + 2 * step);
+            FloatVector av = FloatVector.broadcast(s, a.getAtIndex(F, a0 + ap));
+            c00 = b0v.fma(av, c00);
+            c01 = b1v.fma(av, c01);
+            c02 = b2v.fma(av, c02);
+            av = FloatVector.broadcast(s, a.getAtIndex(F, a1 + ap));
+            c10 = b0v.fma(av, c10);
+            c11 = b1v.fma(av, c11);
+            c12 = b2v.fma(av, c12);
+            av = FloatVector.broadcast(s, a.getAtIndex(F, a2 + ap));
+            c20 = b0v.fma(av, c20);
+            c21 = b1v.fma(av, c21);
+            c22 = b2v.fma(av, c22);
+            av = FloatVector.broadcast(s, a.getAtIndex(F, a3 + ap));
+            c30 = b0v.fma(av, c30);
+            c31 = b1v.fma(av, c31);
+            c32 = b2v.fma(av, c32);
+        }
+        storeScaled(c00, alpha, beta, c, c0);
+        storeScaled(c01, alpha, beta, c, c0 + step);
+        storeScaled(c02, alpha, beta, c, c0 + 2 * step);
+        long r = c0 + ldc;
+        storeScaled(c10, alpha, beta, c, r);
+        storeScaled(c11, alpha, beta, c, r + step);
+        storeScaled(c12, alpha, beta, c, r + 2 * step);
+        r += ldc;
+        storeScaled(c20, alpha, beta, c, r);
+        storeScaled(c21, alpha, beta, c, r + step);
+        storeScaled(c22, alpha, beta, c, r + 2 * step);
+        r += ldc;
+        storeScaled(c30, alpha, beta, c, r);
+        storeScaled(c31, alpha, beta, c, r + step);
+        storeScaled(c32, alpha, beta, c, r + 2 * step);
+    }
+
+    private void tile1x3(int k, float alpha, MemorySegment a, long a0, long aCol,
+                         MemorySegment b, long b0, long ldb, float beta, MemorySegment c, long c0) {
+        VectorSpecies<Float> s = species();
+        int step = s.length();
+        FloatVector c00 = FloatVector.zero(s), c01 = FloatVector.zero(s), c02 = FloatVector.zero(s);
+        long bp = b0;
+        long ap = a0;
+        for (int p = 0; p < k; p++, bp += ldb, ap += aCol) {
+            FloatVector av = FloatVector.broadcast(s, a.getAtIndex(F, ap));
+            c00 = load(s, b, bp).fma(av, c00);
+            c01 = load(s, b, bp + step).fma(av, c01);
+            c02 = load(s, b, bp + 2 * step).fma(av, c02);
+        }
+        storeScaled(c00, alpha, beta, c, c0);
+        storeScaled(c01, alpha, beta, c, c0 + step);
+        storeScaled(c02, alpha, beta, c, c0 + 2 * step);
+    }
+
+    private void tile4x1(int k, float alpha, MemorySegment a, long a0, long aRow, long aCol,
+                         MemorySegment b, long b0, long ldb, float beta, MemorySegment c, long c0, long ldc) {
+        VectorSpecies<Float> s = species();
+        FloatVector c0v = FloatVector.zero(s), c1v = FloatVector.zero(s);
+        FloatVector c2v = FloatVector.zero(s), c3v = FloatVector.zero(s);
+        long a1 = a0 + aRow;
+        long a2 = a1 + aRow;
+        long a3 = a2 + aRow;
+        long bp = b0;
+        long ap = 0;
+        for (int p = 0; p < k; p++, bp += ldb, ap += aCol) {
+            FloatVector bv = load(s, b, bp);
+            c0v = bv.fma(FloatVector.broadcast(s, a.getAtIndex(F, a0 + ap)), c0v);
+            c1v = bv.fma(FloatVector.broadcast(s, a.getAtIndex(F, a1 + ap)), c1v);
+            c2v = bv.fma(FloatVector.broadcast(s, a.getAtIndex(F, a2 + ap)), c2v);
+            c3v = bv.fma(FloatVector.broadcast(s, a.getAtIndex(F, a3 + ap)), c3v);
+        }
+        storeScaled(c0v, alpha, beta, c, c0);
+        storeScaled(c1v, alpha, beta, c, c0 + ldc);
+        storeScaled(c2v, alpha, beta, c, c0 + 2 * ldc);
+        storeScaled(c3v, alpha, beta, c, c0 + 3 * ldc);
+    }
+
+    private void tile1x1(int k, float alpha, MemorySegment a, long a0, long aCol,
+                         MemorySegment b, long b0, long ldb, float beta, MemorySegment c, long c0) {
+        VectorSpecies<Float> s = species();
+        FloatVector acc = FloatVector.zero(s);
+        long bp = b0;
+        long ap = a0;
+        for (int p = 0; p < k; p++, bp += ldb, ap += aCol) {
+            acc = load(s, b, bp).fma(FloatVector.broadcast(s, a.getAtIndex(F, ap)), acc);
+        }
+        storeScaled(acc, alpha, beta, c, c0);
+    }
+
+    // ---- fused recurrent cells: one pass over the units, gates in registers ----
+
+    @Override
+    public void lstmCell(MemorySegment gates, long gOff, MemorySegment c, long cOff, MemorySegment h, long hOff,
+                         int units, Activation activation, Activation recurrentActivation) {
+        Checks.lstmCell(gates, gOff, c, cOff, h, hOff, units, activation, recurrentActivation);
+        VectorSpecies<Float> s = species();
+        int bound = s.loopBound(units);
+        long fOff = gOff + units;
+        long gcOff = gOff + 2L * units;
+        long oOff = gOff + 3L * units;
+        int j = 0;
+        for (; j < bound; j += s.length()) {
+            FloatVector i = apply(recurrentActivation, load(s, gates, gOff + j));
+            FloatVector f = apply(recurrentActivation, load(s, gates, fOff + j));
+            FloatVector g = apply(activation, load(s, gates, gcOff + j));
+            FloatVector o = apply(recurrentActivation, load(s, gates, oOff + j));
+            FloatVector cNew = f.fma(load(s, c, cOff + j), i.mul(g));
+            store(cNew, c, cOff + j);
+            store(o.mul(apply(activation, cNew)), h, hOff + j);
+        }
+        ScalarKernels.lstmCellRange(gates, gOff, c, cOff, h, hOff, units, j, activation, recurrentActivation);
+    }
+
+    @Override
+    public void gruCellResetAfter(MemorySegment xp, long xpOff, MemorySegment hp, long hpOff, MemorySegment h,
+                                  long hOff, int units, Activation activation, Activation recurrentActivation) {
+        Checks.gruCellResetAfter(xp, xpOff, hp, hpOff, h, hOff, units, activation, recurrentActivation);
+        VectorSpecies<Float> s = species();
+        int bound = s.loopBound(units);
+        FloatVector one = FloatVector.broadcast(s, 1f);
+        int j = 0;
+        for (; j < bound; j += s.length()) {
+            FloatVector z = apply(recurrentActivation, load(s, xp, xpOff + j).add(load(s, hp, hpOff + j)));
+            FloatVector r = apply(recurrentActivation,
+                    load(s, xp, xpOff + units + j).add(load(s, hp, hpOff + units + j)));
+            FloatVector hh = apply(activation,
+                    r.fma(load(s, hp, hpOff + 2L * units + j), load(s, xp, xpOff + 2L * units + j)));
+            store(z.fma(load(s, h, hOff + j), one.sub(z).mul(hh)), h, hOff + j);
+        }
+        ScalarKernels.gruCellResetAfterRange(xp, xpOff, hp, hpOff, h, hOff, units, j, activation,
+                recurrentActivation);
+    }
+
+    @Override
+    public void gruGatesResetBefore(MemorySegment xp, long xpOff, MemorySegment hp, long hpOff, MemorySegment h,
+                                    long hOff, MemorySegment rh, long rhOff, int units, Activation recurrentActivation) {
+        Checks.gruGatesResetBefore(xp, xpOff, hp, hpOff, h, hOff, rh, rhOff, units, recurrentActivation);
+        VectorSpecies<Float> s = species();
+        int bound = s.loopBound(units);
+        int j = 0;
+        for (; j < bound; j += s.length()) {
+            FloatVector z = apply(recurrentActivation, load(s, xp, xpOff + j).add(load(s, hp, hpOff + j)));
+            FloatVector r = apply(recurrentActivation,
+                    load(s, xp, xpOff + units + j).add(load(s, hp, hpOff + units + j)));
+            store(z, xp, xpOff + j);
+            store(r.mul(load(s, h, hOff + j)), rh, rhOff + j);
+        }
+        ScalarKernels.gruGatesResetBeforeRange(xp, xpOff, hp, hpOff, h, hOff, rh, rhOff, units, j,
+                recurrentActivation);
+    }
+
+    @Override
+    public void gruFinishResetBefore(MemorySegment xp, long xpOff, MemorySegment hpH, long hpHOff, MemorySegment h,
+                                     long hOff, int units, Activation activation) {
+        Checks.gruFinishResetBefore(xp, xpOff, hpH, hpHOff, h, hOff, units, activation);
+        VectorSpecies<Float> s = species();
+        int bound = s.loopBound(units);
+        FloatVector one = FloatVector.broadcast(s, 1f);
+        int j = 0;
+        for (; j < bound; j += s.length()) {
+            FloatVector z = load(s, xp, xpOff + j);
+            FloatVector hh = apply(activation, load(s, xp, xpOff + 2L * units + j).add(load(s, hpH, hpHOff + j)));
+            store(z.fma(load(s, h, hOff + j), one.sub(z).mul(hh)), h, hOff + j);
+        }
+        ScalarKernels.gruFinishResetBeforeRange(xp, xpOff, hpH, hpHOff, h, hOff, units, j, activation);
+    }
+}
