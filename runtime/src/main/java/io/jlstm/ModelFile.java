@@ -13,7 +13,6 @@ import io.jlstm.io.TensorInfo;
 import io.jlstm.layers.LayerConfigs;
 import io.jlstm.layers.LayerSpec;
 import java.io.IOException;
-import java.lang.foreign.Arena;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -67,7 +66,7 @@ final class ModelFile {
     }
 
     static Sequential read(Path file, Backend backend) throws IOException {
-        try (SafetensorsFile st = SafetensorsFile.open(file); Arena arena = Arena.ofConfined()) {
+        try (SafetensorsFile st = SafetensorsFile.open(file)) {
             Map<String, String> meta = st.metadata();
             if (!FORMAT.equals(meta.get("format"))) {
                 throw new ModelFormatException(file + ": not a jlstm model (safetensors __metadata__.format is "
@@ -112,7 +111,8 @@ final class ModelFile {
                 for (var e : spec.weightShapes(features).entrySet()) {
                     String name = tensorName(i, e.getKey());
                     try {
-                        w.put(e.getKey(), st.readF32(name, e.getValue(), arena));
+                        // a view of the mapped file; the model copies it into its own arena
+                        w.put(e.getKey(), st.viewF32(name, e.getValue()));
                     } catch (ModelFormatException ex) {
                         throw new ModelFormatException(spec.type() + " layer '" + spec.name() + "' (layer " + i
                                 + "): " + ex.getMessage(), ex);

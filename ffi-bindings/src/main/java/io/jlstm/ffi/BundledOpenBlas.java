@@ -74,6 +74,12 @@ final class BundledOpenBlas {
         if (unsupported != null) {
             throw new OpenBlasUnavailableException(null, unsupported);
         }
+        // Is the jar there at all? Asked before anything is created on disk.
+        if ((resources == null ? ClassLoader.getSystemResource(RESOURCE_DIR + LIBRARY)
+                : resources.getResource(RESOURCE_DIR + LIBRARY)) == null) {
+            throw new OpenBlasUnavailableException(null, ARTIFACT + " is not on the class path (no resource "
+                    + RESOURCE_DIR + LIBRARY + ")");
+        }
         Path dir = cacheRoot.resolve(CACHE_FOLDER);
         try {
             Files.createDirectories(dir);

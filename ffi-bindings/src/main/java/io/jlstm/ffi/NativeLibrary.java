@@ -25,6 +25,7 @@ import java.util.Set;
  * <p>Every library is opened in {@link Arena#global()}: it is never unloaded, because downcall handles
  * and OpenBLAS's own worker threads may still run its code at any time until the JVM exits.
  */
+@SuppressWarnings("restricted")  // this module exists to make native calls; callers pass --enable-native-access
 final class NativeLibrary {
 
     private static final int RTLD_LAZY = 1;

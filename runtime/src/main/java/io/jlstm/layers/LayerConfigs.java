@@ -45,9 +45,7 @@ public final class LayerConfigs {
             }
             case BidirectionalSpec b -> {
                 o.put("merge_mode", b.mergeMode().kerasName());
-                ObjectNode inner = toJson((LayerSpec) b.layer());
-                inner.remove("name");
-                o.set("layer", inner);
+                o.set("layer", toJson((LayerSpec) b.layer()));
             }
             case DenseSpec d -> {
                 o.put("units", d.units());
