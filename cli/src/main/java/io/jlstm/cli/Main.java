@@ -3,6 +3,7 @@ package io.jlstm.cli;
 import java.io.BufferedWriter;
 import java.io.OutputStreamWriter;
 import java.io.PrintWriter;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -10,7 +11,6 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
-import picocli.CommandLine.ParseResult;
 import picocli.CommandLine.ScopeType;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.UnmatchedArgumentException;
@@ -22,12 +22,13 @@ import picocli.CommandLine.Model.CommandSpec;
  *
  * <pre>
  * 0  success
- * 1  internal error: "jlstm: internal error: ..." (stack trace with --debug or JLSTM_DEBUG=1)
+ * 1  internal error: "jlstm: internal error: ..." (stack trace only with --debug or JLSTM_DEBUG=1)
  * 2  user mistake:   "jlstm: error: ..." (bad option, missing or unreadable file, wrong shape,
- *                    a file that is not what it claims to be)
+ *                    a file that is not what it claims to be); never a stack trace
  * </pre>
  *
- * Not thread-safe in one respect: it sets the level of the {@code io.jlstm} loggers of the JVM.
+ * Each call builds its own command objects; the one thing calls share is the JVM-wide level of
+ * the {@code io.jlstm} logger, which every call sets.
  */
 @Command(name = "jlstm", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Run LSTM and GRU models (jlstm safetensors files) on the JVM.",
@@ -51,6 +52,7 @@ public final class Main implements Callable<Integer> {
     @Spec
     private CommandSpec spec;
 
+    /** Declared so that picocli accepts it on every command; read by {@link #debugRequested}. */
     @Option(names = "--debug", scope = ScopeType.INHERIT,
             description = "Print stack traces of internal errors and the runtime's log (also JLSTM_DEBUG=1).")
     private boolean debug;
@@ -66,9 +68,13 @@ public final class Main implements Callable<Integer> {
 
     /** Runs the command with these arguments, printing to {@code out} and {@code err}; returns the exit code. */
     public static int run(String[] args, PrintWriter out, PrintWriter err) {
+        return execute(new CommandLine(new Main()), args, out, err);
+    }
+
+    /** {@link #run} on a given command tree (tests add commands that fail on purpose). */
+    static int execute(CommandLine cl, String[] args, PrintWriter out, PrintWriter err) {
         boolean debug = debugRequested(args);
         RUNTIME_LOG.setLevel(debug ? Level.INFO : Level.SEVERE);
-        CommandLine cl = new CommandLine(new Main());
         cl.setOut(out);
         cl.setErr(err);
         cl.setParameterExceptionHandler(Main::usageError);
@@ -110,6 +116,12 @@ public final class Main implements Callable<Integer> {
     private static int usageError(ParameterException e, String[] args) {
         CommandLine cmd = e.getCommandLine();
         PrintWriter err = cmd.getErr();
+        // picocli checks required options before it complains about unknown ones; a misspelt
+        // required option would then be reported only as missing.
+        List<String> unmatched = cmd.getUnmatchedArguments();
+        if (!(e instanceof UnmatchedArgumentException) && !unmatched.isEmpty()) {
+            err.println("jlstm: error: unknown option or argument: '" + String.join("', '", unmatched) + "'");
+        }
         err.println("jlstm: error: " + e.getMessage());
         UnmatchedArgumentException.printSuggestions(e, err);
         if (cmd.getCommandSpec().subcommands().isEmpty()) {
@@ -125,10 +137,8 @@ public final class Main implements Callable<Integer> {
     private static int failure(Exception e, CommandLine cmd, boolean debug) {
         PrintWriter err = cmd.getErr();
         if (Failures.isUserMistake(e)) {
+            // Never a stack trace here, --debug or not: the message is the whole story.
             err.println("jlstm: error: " + Failures.message(e));
-            if (debug) {
-                e.printStackTrace(err);
-            }
             err.flush();
             return EXIT_USAGE;
         }
@@ -150,15 +160,5 @@ public final class Main implements Callable<Integer> {
             return new String[] {"jlstm " + (v != null ? v : "(development build)"),
                     "Java " + Runtime.version() + " (" + System.getProperty("java.vendor") + ")"};
         }
-    }
-
-    /** Unused by picocli's own parsing; keeps the parse result reachable for tools that inspect it. */
-    static boolean matched(ParseResult r, String option) {
-        for (ParseResult p = r; p != null; p = p.subcommand()) {
-            if (p.hasMatchedOption(option)) {
-                return true;
-            }
-        }
-        return false;
     }
 }

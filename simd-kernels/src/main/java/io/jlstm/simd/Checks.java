@@ -34,9 +34,9 @@ final class Checks {
         long available = seg.byteSize() / Float.BYTES;
         // Written as a subtraction so that a huge off cannot overflow.
         if (count > 0 && count > available - off) {
-            throw new IndexOutOfBoundsException(name + ": needs " + count + " floats from offset " + off
-                    + " (last element " + (off + count - 1) + "), but the segment holds " + available
-                    + " floats (" + seg.byteSize() + " bytes)");
+            throw new IndexOutOfBoundsException(name + ": needs " + count + " floats at offsets [" + off + ", "
+                    + (off + count) + "), but the segment holds " + available + " floats ("
+                    + seg.byteSize() + " bytes)");
         }
     }
 

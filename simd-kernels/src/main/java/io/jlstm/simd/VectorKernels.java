@@ -142,48 +142,76 @@ abstract sealed class VectorKernels implements Kernels
     }
 
     // ---- activations, lane-wise twins of RationalTanh ----
+    //
+    // Why no helper like "FloatVector apply(Activation, FloatVector)": C2 keeps a Vector in a
+    // register only when every method it passes through is inlined, and it refuses to inline a
+    // helper that has been compiled on its own into a big method, which a tanh helper soon is.
+    // Activations therefore go memory to memory, in activateBody, and the fused cells call it on
+    // strips of their buffers, which stay in L1.
 
-    static FloatVector apply(Activation a, FloatVector x) {
-        return switch (a) {
-            case LINEAR -> x;
-            case RELU -> x.max(0f); // lane-wise MAX follows Math.max: NaN stays NaN
-            case SIGMOID -> tanh(x.mul(0.5f)).fma(0.5f, 0.5f);
-            case HARD_SIGMOID -> x.fma(ONE_SIXTH, 0.5f).min(1f).max(0f);
-            case TANH -> tanh(x);
-        };
-    }
-
-    /** {@link RationalTanh#tanh}, lane-wise: same clamp, same Horner steps, same FMAs. */
-    static FloatVector tanh(FloatVector x) {
-        VectorMask<Float> tiny = x.abs().compare(VectorOperators.LT, TINY);
-        FloatVector xc = x.max(-CLAMP).min(CLAMP);
-        FloatVector x2 = xc.mul(xc);
-        FloatVector p = x2.fma(A13, A11);
-        p = x2.fma(p, x.broadcast(A9));
-        p = x2.fma(p, x.broadcast(A7));
-        p = x2.fma(p, x.broadcast(A5));
-        p = x2.fma(p, x.broadcast(A3));
-        p = x2.fma(p, x.broadcast(A1));
-        p = xc.mul(p);
-        FloatVector q = x2.fma(B6, B4);
-        q = x2.fma(q, x.broadcast(B2));
-        q = x2.fma(q, x.broadcast(B0));
-        return p.div(q).blend(x, tiny);
+    /**
+     * Applies {@code a} in place to {@code count} floats from {@code off}; count is a multiple of
+     * the vector length. tanh and sigmoid share one loop: sigmoid(x) = 0.5 tanh(0.5 x) + 0.5 and
+     * tanh(x) = 1 tanh(1 x) + (-0), both exact re-statements of the scalar twin (adding -0
+     * keeps the sign of a zero, adding +0 would not).
+     */
+    private void activateBody(Activation a, MemorySegment x, long off, int count) {
+        VectorSpecies<Float> s = species();
+        int step = s.length();
+        switch (a) {
+            case LINEAR -> {
+            }
+            case RELU -> {
+                for (int i = 0; i < count; i += step) {
+                    // Lane-wise MAX follows Math.max: NaN stays NaN.
+                    store(load(s, x, off + i).max(0f), x, off + i);
+                }
+            }
+            case HARD_SIGMOID -> {
+                for (int i = 0; i < count; i += step) {
+                    store(load(s, x, off + i).fma(ONE_SIXTH, 0.5f).min(1f).max(0f), x, off + i);
+                }
+            }
+            case TANH, SIGMOID -> {
+                boolean sigmoid = a == Activation.SIGMOID;
+                float scale = sigmoid ? 0.5f : 1f;
+                float shift = sigmoid ? 0.5f : -0f;
+                FloatVector a9 = FloatVector.broadcast(s, A9);
+                FloatVector a7 = FloatVector.broadcast(s, A7);
+                FloatVector a5 = FloatVector.broadcast(s, A5);
+                FloatVector a3 = FloatVector.broadcast(s, A3);
+                FloatVector a1 = FloatVector.broadcast(s, A1);
+                FloatVector b2 = FloatVector.broadcast(s, B2);
+                FloatVector b0 = FloatVector.broadcast(s, B0);
+                for (int i = 0; i < count; i += step) {
+                    // RationalTanh.tanh, lane-wise: same clamp, same Horner steps, same FMAs.
+                    FloatVector v = load(s, x, off + i).mul(scale);
+                    VectorMask<Float> tiny = v.abs().compare(VectorOperators.LT, TINY);
+                    FloatVector xc = v.max(-CLAMP).min(CLAMP);
+                    FloatVector x2 = xc.mul(xc);
+                    FloatVector p = x2.fma(A13, A11);
+                    p = x2.fma(p, a9);
+                    p = x2.fma(p, a7);
+                    p = x2.fma(p, a5);
+                    p = x2.fma(p, a3);
+                    p = x2.fma(p, a1);
+                    p = xc.mul(p);
+                    FloatVector q = x2.fma(B6, B4);
+                    q = x2.fma(q, b2);
+                    q = x2.fma(q, b0);
+                    FloatVector t = p.div(q).blend(v, tiny);
+                    store(t.fma(scale, shift), x, off + i);
+                }
+            }
+        }
     }
 
     @Override
     public void activate(Activation a, MemorySegment x, long off, int n) {
         Checks.activate(a, x, off, n);
-        if (a == Activation.LINEAR) {
-            return;
-        }
-        VectorSpecies<Float> s = species();
-        int bound = s.loopBound(n);
-        int i = 0;
-        for (; i < bound; i += s.length()) {
-            store(apply(a, load(s, x, off + i)), x, off + i);
-        }
-        for (; i < n; i++) {
+        int bound = species().loopBound(n);
+        activateBody(a, x, off, bound);
+        for (int i = bound; i < n; i++) {
             x.setAtIndex(F, off + i, RationalTanh.apply(a, x.getAtIndex(F, off + i)));
         }
     }
@@ -423,13 +451,6 @@ abstract sealed class VectorKernels implements Kernels
         y.setAtIndex(F, index, beta == 0f ? alpha * sum : Math.fma(alpha, sum, beta * y.getAtIndex(F, index)));
     }
 
-    private static void storeScaled(FloatVector sum, float alpha, float beta, MemorySegment c, long index) {
-        FloatVector r = beta == 0f
-                ? sum.mul(alpha)
-                : sum.fma(sum.broadcast(alpha), load(sum.species(), c, index).mul(beta));
-        store(r, c, index);
-    }
-
     @Override
     public void sgemm(boolean transA, boolean transB, int m, int n, int k, float alpha,
                       MemorySegment a, long aOff, int lda, MemorySegment b, long bOff, int ldb,
@@ -438,21 +459,18 @@ abstract sealed class VectorKernels implements Kernels
         if (m == 0 || n == 0) {
             return;
         }
+        // C = beta * C first (zeros for beta == 0), so that the tiles only ever add alpha * AB:
+        // one short store sequence per tile instead of a beta branch per accumulator.
+        for (int i = 0; i < m; i++) {
+            scale(n, beta, c, cOff + (long) i * ldc);
+        }
         if (alpha == 0f || k == 0) {
-            for (int i = 0; i < m; i++) {
-                scale(n, beta, c, cOff + (long) i * ldc);
-            }
             return;
         }
         if (transB) {
             // The micro-kernel loads rows of op(B); a transposed B has them strided, so pack op(B).
             MemorySegment packed = packedB((long) k * n);
-            for (int j = 0; j < n; j++) {
-                long row = bOff + (long) j * ldb;
-                for (int p = 0; p < k; p++) {
-                    packed.setAtIndex(F, (long) p * n + j, b.getAtIndex(F, row + p));
-                }
-            }
+            transpose(b, bOff, ldb, n, k, packed);
             b = packed;
             bOff = 0;
             ldb = n;
@@ -460,7 +478,7 @@ abstract sealed class VectorKernels implements Kernels
         // A needs no packing: the micro-kernel reads single elements of op(A) at any stride.
         long aRow = transA ? 1 : lda;
         long aCol = transA ? lda : 1;
-        gemmTiles(m, n, k, alpha, a, aOff, aRow, aCol, b, bOff, ldb, beta, c, cOff, ldc);
+        gemmTiles(m, n, k, alpha, a, aOff, aRow, aCol, b, bOff, ldb, c, cOff, ldc);
     }
 
     private static MemorySegment packedB(long floats) {
@@ -474,33 +492,50 @@ abstract sealed class VectorKernels implements Kernels
         return buf;
     }
 
+    /** dst (cols x rows, dense) = transpose of src (rows x cols, leading dimension ld), in cache-sized blocks. */
+    private static void transpose(MemorySegment src, long off, int ld, int rows, int cols, MemorySegment dst) {
+        final int block = 32;
+        for (int r0 = 0; r0 < rows; r0 += block) {
+            int r1 = Math.min(rows, r0 + block);
+            for (int c0 = 0; c0 < cols; c0 += block) {
+                int c1 = Math.min(cols, c0 + block);
+                for (int r = r0; r < r1; r++) {
+                    long row = off + (long) r * ld;
+                    for (int col = c0; col < c1; col++) {
+                        dst.setAtIndex(F, (long) col * rows + r, src.getAtIndex(F, row + col));
+                    }
+                }
+            }
+        }
+    }
+
     /**
-     * C = alpha * op(A) * B + beta * C with B row-major (ldb). Columns go in panels of three
-     * vectors, rows in blocks of four: a 4 x 3-vector tile of C stays in 12 registers over the
-     * whole k loop (12 accumulators + 3 B rows + 1 broadcast = 16, the AVX2 register file).
-     * Leftover rows take 1 x 3 tiles, leftover vector columns 4 x 1 and 1 x 1 tiles, and the
-     * columns that do not fill a vector a scalar loop.
+     * C += alpha * op(A) * B with B row-major (ldb). Columns go in panels of three vectors, rows
+     * in blocks of four: a 4 x 3-vector tile of C stays in 12 registers over the whole k loop
+     * (12 accumulators + 3 B rows + 1 broadcast = 16, the AVX2 register file). Leftover rows
+     * take 1 x 3 tiles, leftover vector columns 4 x 1 and 1 x 1 tiles, and the columns that do
+     * not fill a vector a scalar loop.
      */
     private void gemmTiles(int m, int n, int k, float alpha, MemorySegment a, long aOff, long aRow, long aCol,
-                           MemorySegment b, long bOff, long ldb, float beta, MemorySegment c, long cOff, long ldc) {
+                           MemorySegment b, long bOff, long ldb, MemorySegment c, long cOff, long ldc) {
         int step = species().length();
         int j = 0;
         for (; j + 3 * step <= n; j += 3 * step) {
             int i = 0;
             for (; i + 4 <= m; i += 4) {
-                tile4x3(k, alpha, a, aOff + i * aRow, aRow, aCol, b, bOff + j, ldb, beta, c, cOff + i * ldc + j, ldc);
+                tile4x3(k, alpha, a, aOff + i * aRow, aRow, aCol, b, bOff + j, ldb, c, cOff + i * ldc + j, ldc);
             }
             for (; i < m; i++) {
-                tile1x3(k, alpha, a, aOff + i * aRow, aCol, b, bOff + j, ldb, beta, c, cOff + i * ldc + j);
+                tile1x3(k, alpha, a, aOff + i * aRow, aCol, b, bOff + j, ldb, c, cOff + i * ldc + j);
             }
         }
         for (; j + step <= n; j += step) {
             int i = 0;
             for (; i + 4 <= m; i += 4) {
-                tile4x1(k, alpha, a, aOff + i * aRow, aRow, aCol, b, bOff + j, ldb, beta, c, cOff + i * ldc + j, ldc);
+                tile4x1(k, alpha, a, aOff + i * aRow, aRow, aCol, b, bOff + j, ldb, c, cOff + i * ldc + j, ldc);
             }
             for (; i < m; i++) {
-                tile1x1(k, alpha, a, aOff + i * aRow, aCol, b, bOff + j, ldb, beta, c, cOff + i * ldc + j);
+                tile1x1(k, alpha, a, aOff + i * aRow, aCol, b, bOff + j, ldb, c, cOff + i * ldc + j);
             }
         }
         for (; j < n; j++) {
@@ -510,14 +545,15 @@ abstract sealed class VectorKernels implements Kernels
                 for (int p = 0; p < k; p++) {
                     sum = Math.fma(a.getAtIndex(F, ai + p * aCol), b.getAtIndex(F, bOff + p * ldb + j), sum);
                 }
-                storeScaled(sum, alpha, beta, c, cOff + i * ldc + j);
+                long ci = cOff + i * ldc + j;
+                c.setAtIndex(F, ci, Math.fma(alpha, sum, c.getAtIndex(F, ci)));
             }
         }
     }
 
-    /** The micro-kernel: rows a0..a0+3*aRow of op(A) times a 3-vector panel of B into a 4 x 3V tile of C. */
+    /** The micro-kernel: 4 rows of op(A) (from a0, aRow apart) times a 3-vector panel of B into C. */
     private void tile4x3(int k, float alpha, MemorySegment a, long a0, long aRow, long aCol,
-                         MemorySegment b, long b0, long ldb, float beta, MemorySegment c, long c0, long ldc) {
+                         MemorySegment b, long b0, long ldb, MemorySegment c, long c0, long ldc) {
         VectorSpecies<Float> s = species();
         int step = s.length();
         FloatVector c00 = FloatVector.zero(s), c01 = FloatVector.zero(s), c02 = FloatVector.zero(s);
@@ -550,25 +586,28 @@ abstract sealed class VectorKernels implements Kernels
             c31 = b1v.fma(av, c31);
             c32 = b2v.fma(av, c32);
         }
-        storeScaled(c00, alpha, beta, c, c0);
-        storeScaled(c01, alpha, beta, c, c0 + step);
-        storeScaled(c02, alpha, beta, c, c0 + 2 * step);
-        long r = c0 + ldc;
-        storeScaled(c10, alpha, beta, c, r);
-        storeScaled(c11, alpha, beta, c, r + step);
-        storeScaled(c12, alpha, beta, c, r + 2 * step);
+        // C += alpha * tile, written out: a helper taking vectors might not be inlined (see above).
+        FloatVector va = FloatVector.broadcast(s, alpha);
+        long r = c0;
+        store(c00.fma(va, load(s, c, r)), c, r);
+        store(c01.fma(va, load(s, c, r + step)), c, r + step);
+        store(c02.fma(va, load(s, c, r + 2 * step)), c, r + 2 * step);
         r += ldc;
-        storeScaled(c20, alpha, beta, c, r);
-        storeScaled(c21, alpha, beta, c, r + step);
-        storeScaled(c22, alpha, beta, c, r + 2 * step);
+        store(c10.fma(va, load(s, c, r)), c, r);
+        store(c11.fma(va, load(s, c, r + step)), c, r + step);
+        store(c12.fma(va, load(s, c, r + 2 * step)), c, r + 2 * step);
         r += ldc;
-        storeScaled(c30, alpha, beta, c, r);
-        storeScaled(c31, alpha, beta, c, r + step);
-        storeScaled(c32, alpha, beta, c, r + 2 * step);
+        store(c20.fma(va, load(s, c, r)), c, r);
+        store(c21.fma(va, load(s, c, r + step)), c, r + step);
+        store(c22.fma(va, load(s, c, r + 2 * step)), c, r + 2 * step);
+        r += ldc;
+        store(c30.fma(va, load(s, c, r)), c, r);
+        store(c31.fma(va, load(s, c, r + step)), c, r + step);
+        store(c32.fma(va, load(s, c, r + 2 * step)), c, r + 2 * step);
     }
 
     private void tile1x3(int k, float alpha, MemorySegment a, long a0, long aCol,
-                         MemorySegment b, long b0, long ldb, float beta, MemorySegment c, long c0) {
+                         MemorySegment b, long b0, long ldb, MemorySegment c, long c0) {
         VectorSpecies<Float> s = species();
         int step = s.length();
         FloatVector c00 = FloatVector.zero(s), c01 = FloatVector.zero(s), c02 = FloatVector.zero(s);
@@ -580,13 +619,14 @@ abstract sealed class VectorKernels implements Kernels
             c01 = load(s, b, bp + step).fma(av, c01);
             c02 = load(s, b, bp + 2 * step).fma(av, c02);
         }
-        storeScaled(c00, alpha, beta, c, c0);
-        storeScaled(c01, alpha, beta, c, c0 + step);
-        storeScaled(c02, alpha, beta, c, c0 + 2 * step);
+        FloatVector va = FloatVector.broadcast(s, alpha);
+        store(c00.fma(va, load(s, c, c0)), c, c0);
+        store(c01.fma(va, load(s, c, c0 + step)), c, c0 + step);
+        store(c02.fma(va, load(s, c, c0 + 2 * step)), c, c0 + 2 * step);
     }
 
     private void tile4x1(int k, float alpha, MemorySegment a, long a0, long aRow, long aCol,
-                         MemorySegment b, long b0, long ldb, float beta, MemorySegment c, long c0, long ldc) {
+                         MemorySegment b, long b0, long ldb, MemorySegment c, long c0, long ldc) {
         VectorSpecies<Float> s = species();
         FloatVector c0v = FloatVector.zero(s), c1v = FloatVector.zero(s);
         FloatVector c2v = FloatVector.zero(s), c3v = FloatVector.zero(s);
@@ -602,14 +642,15 @@ abstract sealed class VectorKernels implements Kernels
             c2v = bv.fma(FloatVector.broadcast(s, a.getAtIndex(F, a2 + ap)), c2v);
             c3v = bv.fma(FloatVector.broadcast(s, a.getAtIndex(F, a3 + ap)), c3v);
         }
-        storeScaled(c0v, alpha, beta, c, c0);
-        storeScaled(c1v, alpha, beta, c, c0 + ldc);
-        storeScaled(c2v, alpha, beta, c, c0 + 2 * ldc);
-        storeScaled(c3v, alpha, beta, c, c0 + 3 * ldc);
+        FloatVector va = FloatVector.broadcast(s, alpha);
+        store(c0v.fma(va, load(s, c, c0)), c, c0);
+        store(c1v.fma(va, load(s, c, c0 + ldc)), c, c0 + ldc);
+        store(c2v.fma(va, load(s, c, c0 + 2 * ldc)), c, c0 + 2 * ldc);
+        store(c3v.fma(va, load(s, c, c0 + 3 * ldc)), c, c0 + 3 * ldc);
     }
 
     private void tile1x1(int k, float alpha, MemorySegment a, long a0, long aCol,
-                         MemorySegment b, long b0, long ldb, float beta, MemorySegment c, long c0) {
+                         MemorySegment b, long b0, long ldb, MemorySegment c, long c0) {
         VectorSpecies<Float> s = species();
         FloatVector acc = FloatVector.zero(s);
         long bp = b0;
@@ -617,31 +658,53 @@ abstract sealed class VectorKernels implements Kernels
         for (int p = 0; p < k; p++, bp += ldb, ap += aCol) {
             acc = load(s, b, bp).fma(FloatVector.broadcast(s, a.getAtIndex(F, ap)), acc);
         }
-        storeScaled(acc, alpha, beta, c, c0);
+        store(acc.fma(FloatVector.broadcast(s, alpha), load(s, c, c0)), c, c0);
     }
 
-    // ---- fused recurrent cells: one pass over the units, gates in registers ----
+    // ---- fused recurrent cells ----
+    //
+    // One pass over the units in strips of STRIP: within a strip, the gate activations run in
+    // place (memory to memory, see activateBody) and the element-wise combination follows while
+    // the strip is still in L1. The last units that do not fill a vector run the scalar twin's
+    // per-unit code, so every unit gets exactly the scalar twin's result.
+
+    /** Units per strip: a multiple of every vector length; 5 strips of it (5 KiB) sit in L1. */
+    private static final int STRIP = 256;
+
+    /** Per-thread scratch strip for gruFinishResetBefore, whose contract clobbers no input. */
+    private static final ThreadLocal<MemorySegment> SCRATCH =
+            ThreadLocal.withInitial(() -> Arena.ofAuto().allocate((long) STRIP * Float.BYTES, 64));
 
     @Override
     public void lstmCell(MemorySegment gates, long gOff, MemorySegment c, long cOff, MemorySegment h, long hOff,
                          int units, Activation activation, Activation recurrentActivation) {
         Checks.lstmCell(gates, gOff, c, cOff, h, hOff, units, activation, recurrentActivation);
         VectorSpecies<Float> s = species();
+        int step = s.length();
         int bound = s.loopBound(units);
         long fOff = gOff + units;
         long gcOff = gOff + 2L * units;
         long oOff = gOff + 3L * units;
-        int j = 0;
-        for (; j < bound; j += s.length()) {
-            FloatVector i = apply(recurrentActivation, load(s, gates, gOff + j));
-            FloatVector f = apply(recurrentActivation, load(s, gates, fOff + j));
-            FloatVector g = apply(activation, load(s, gates, gcOff + j));
-            FloatVector o = apply(recurrentActivation, load(s, gates, oOff + j));
-            FloatVector cNew = f.fma(load(s, c, cOff + j), i.mul(g));
-            store(cNew, c, cOff + j);
-            store(o.mul(apply(activation, cNew)), h, hOff + j);
+        for (int j0 = 0; j0 < bound; j0 += STRIP) {
+            int len = Math.min(STRIP, bound - j0);
+            activateBody(recurrentActivation, gates, gOff + j0, len);
+            activateBody(recurrentActivation, gates, fOff + j0, len);
+            activateBody(activation, gates, gcOff + j0, len);
+            activateBody(recurrentActivation, gates, oOff + j0, len);
+            for (int j = j0; j < j0 + len; j += step) {
+                FloatVector i = load(s, gates, gOff + j);
+                FloatVector f = load(s, gates, fOff + j);
+                FloatVector g = load(s, gates, gcOff + j);
+                FloatVector cNew = f.fma(load(s, c, cOff + j), i.mul(g));
+                store(cNew, c, cOff + j);
+                store(cNew, h, hOff + j); // h holds c_t until it becomes o * act(c_t) below
+            }
+            activateBody(activation, h, hOff + j0, len);
+            for (int j = j0; j < j0 + len; j += step) {
+                store(load(s, gates, oOff + j).mul(load(s, h, hOff + j)), h, hOff + j);
+            }
         }
-        ScalarKernels.lstmCellRange(gates, gOff, c, cOff, h, hOff, units, j, activation, recurrentActivation);
+        ScalarKernels.lstmCellRange(gates, gOff, c, cOff, h, hOff, units, bound, activation, recurrentActivation);
     }
 
     @Override
@@ -649,18 +712,32 @@ abstract sealed class VectorKernels implements Kernels
                                   long hOff, int units, Activation activation, Activation recurrentActivation) {
         Checks.gruCellResetAfter(xp, xpOff, hp, hpOff, h, hOff, units, activation, recurrentActivation);
         VectorSpecies<Float> s = species();
+        int step = s.length();
         int bound = s.loopBound(units);
+        long xr = xpOff + units;
+        long xh = xpOff + 2L * units;
+        long hr = hpOff + units;
+        long hh = hpOff + 2L * units;
         FloatVector one = FloatVector.broadcast(s, 1f);
-        int j = 0;
-        for (; j < bound; j += s.length()) {
-            FloatVector z = apply(recurrentActivation, load(s, xp, xpOff + j).add(load(s, hp, hpOff + j)));
-            FloatVector r = apply(recurrentActivation,
-                    load(s, xp, xpOff + units + j).add(load(s, hp, hpOff + units + j)));
-            FloatVector hh = apply(activation,
-                    r.fma(load(s, hp, hpOff + 2L * units + j), load(s, xp, xpOff + 2L * units + j)));
-            store(z.fma(load(s, h, hOff + j), one.sub(z).mul(hh)), h, hOff + j);
+        for (int j0 = 0; j0 < bound; j0 += STRIP) {
+            int len = Math.min(STRIP, bound - j0);
+            for (int j = j0; j < j0 + len; j += step) {
+                store(load(s, xp, xpOff + j).add(load(s, hp, hpOff + j)), xp, xpOff + j);
+                store(load(s, xp, xr + j).add(load(s, hp, hr + j)), xp, xr + j);
+            }
+            activateBody(recurrentActivation, xp, xpOff + j0, len); // z
+            activateBody(recurrentActivation, xp, xr + j0, len);    // r
+            for (int j = j0; j < j0 + len; j += step) {
+                store(load(s, xp, xr + j).fma(load(s, hp, hh + j), load(s, xp, xh + j)), xp, xh + j);
+            }
+            activateBody(activation, xp, xh + j0, len);             // candidate
+            for (int j = j0; j < j0 + len; j += step) {
+                FloatVector z = load(s, xp, xpOff + j);
+                FloatVector cand = load(s, xp, xh + j);
+                store(z.fma(load(s, h, hOff + j), one.sub(z).mul(cand)), h, hOff + j);
+            }
         }
-        ScalarKernels.gruCellResetAfterRange(xp, xpOff, hp, hpOff, h, hOff, units, j, activation,
+        ScalarKernels.gruCellResetAfterRange(xp, xpOff, hp, hpOff, h, hOff, units, bound, activation,
                 recurrentActivation);
     }
 
@@ -669,16 +746,23 @@ abstract sealed class VectorKernels implements Kernels
                                     long hOff, MemorySegment rh, long rhOff, int units, Activation recurrentActivation) {
         Checks.gruGatesResetBefore(xp, xpOff, hp, hpOff, h, hOff, rh, rhOff, units, recurrentActivation);
         VectorSpecies<Float> s = species();
+        int step = s.length();
         int bound = s.loopBound(units);
-        int j = 0;
-        for (; j < bound; j += s.length()) {
-            FloatVector z = apply(recurrentActivation, load(s, xp, xpOff + j).add(load(s, hp, hpOff + j)));
-            FloatVector r = apply(recurrentActivation,
-                    load(s, xp, xpOff + units + j).add(load(s, hp, hpOff + units + j)));
-            store(z, xp, xpOff + j);
-            store(r.mul(load(s, h, hOff + j)), rh, rhOff + j);
+        long xr = xpOff + units;
+        long hr = hpOff + units;
+        for (int j0 = 0; j0 < bound; j0 += STRIP) {
+            int len = Math.min(STRIP, bound - j0);
+            for (int j = j0; j < j0 + len; j += step) {
+                store(load(s, xp, xpOff + j).add(load(s, hp, hpOff + j)), xp, xpOff + j);
+                store(load(s, xp, xr + j).add(load(s, hp, hr + j)), rh, rhOff + j); // rh holds r for now
+            }
+            activateBody(recurrentActivation, xp, xpOff + j0, len);
+            activateBody(recurrentActivation, rh, rhOff + j0, len);
+            for (int j = j0; j < j0 + len; j += step) {
+                store(load(s, rh, rhOff + j).mul(load(s, h, hOff + j)), rh, rhOff + j);
+            }
         }
-        ScalarKernels.gruGatesResetBeforeRange(xp, xpOff, hp, hpOff, h, hOff, rh, rhOff, units, j,
+        ScalarKernels.gruGatesResetBeforeRange(xp, xpOff, hp, hpOff, h, hOff, rh, rhOff, units, bound,
                 recurrentActivation);
     }
 
@@ -687,14 +771,24 @@ abstract sealed class VectorKernels implements Kernels
                                      long hOff, int units, Activation activation) {
         Checks.gruFinishResetBefore(xp, xpOff, hpH, hpHOff, h, hOff, units, activation);
         VectorSpecies<Float> s = species();
+        int step = s.length();
         int bound = s.loopBound(units);
+        long xh = xpOff + 2L * units;
         FloatVector one = FloatVector.broadcast(s, 1f);
-        int j = 0;
-        for (; j < bound; j += s.length()) {
-            FloatVector z = load(s, xp, xpOff + j);
-            FloatVector hh = apply(activation, load(s, xp, xpOff + 2L * units + j).add(load(s, hpH, hpHOff + j)));
-            store(z.fma(load(s, h, hOff + j), one.sub(z).mul(hh)), h, hOff + j);
+        MemorySegment scratch = bound > 0 ? SCRATCH.get() : null;
+        for (int j0 = 0; j0 < bound; j0 += STRIP) {
+            int len = Math.min(STRIP, bound - j0);
+            for (int j = 0; j < len; j += step) {
+                store(load(s, xp, xh + j0 + j).add(load(s, hpH, hpHOff + j0 + j)), scratch, j);
+            }
+            activateBody(activation, scratch, 0, len);
+            for (int j = 0; j < len; j += step) {
+                FloatVector z = load(s, xp, xpOff + j0 + j);
+                FloatVector cand = load(s, scratch, j);
+                long hj = hOff + j0 + j;
+                store(z.fma(load(s, h, hj), one.sub(z).mul(cand)), h, hj);
+            }
         }
-        ScalarKernels.gruFinishResetBeforeRange(xp, xpOff, hpH, hpHOff, h, hOff, units, j, activation);
+        ScalarKernels.gruFinishResetBeforeRange(xp, xpOff, hpH, hpHOff, h, hOff, units, bound, activation);
     }
 }
