@@ -31,6 +31,8 @@ final class BundledOpenBlas {
 
     /** The bytedeco artifact version whose resources are extracted; keep in step with the root pom. */
     static final String VERSION = "0.3.28-1.5.11";
+    /** The OpenBLAS release inside it: {@code openblas_get_config()} of the bundled copy starts "OpenBLAS 0.3.28 ". */
+    static final String OPENBLAS_VERSION = VERSION.substring(0, VERSION.indexOf('-'));
     static final String PLATFORM = "linux-x86_64";
     static final String RESOURCE_DIR = "org/bytedeco/openblas/" + PLATFORM + "/";
     static final String LIBRARY = "libopenblas.so.0";

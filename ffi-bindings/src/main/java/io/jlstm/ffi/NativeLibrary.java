@@ -22,8 +22,10 @@ import java.util.Set;
  * {@link SymbolLookup#libraryLookup} leaves out ("Cannot open library" says neither what was wrong nor
  * what the dynamic loader said). Stateless and thread-safe.
  *
- * <p>Every library is opened in {@link Arena#global()}: it is never unloaded, because downcall handles
- * and OpenBLAS's own worker threads may still run its code at any time until the JVM exits.
+ * <p>Every library that is used is opened in {@link Arena#global()}: it is never unloaded, because downcall
+ * handles and OpenBLAS's own worker threads may still run its code at any time until the JVM exits. The one
+ * exception is {@link #openName(String, Arena)}, which {@link OpenBlasLoader} uses to look at a system
+ * library before deciding whether to use it (closing that arena dlcloses it).
  */
 @SuppressWarnings("restricted")  // this module exists to make native calls; callers pass --enable-native-access
 final class NativeLibrary {
@@ -66,8 +68,17 @@ final class NativeLibrary {
 
     /** Opens a library by name through the dynamic loader's search path, or throws with the loader's error. */
     static SymbolLookup openName(String name) {
+        return openName(name, Arena.global());
+    }
+
+    /**
+     * As {@link #openName(String)}, but for as long as {@code arena} is open: closing it dlcloses the
+     * library (unloaded when nothing else holds it), and the symbols found here then fail with
+     * {@link IllegalStateException} instead of calling unmapped code.
+     */
+    static SymbolLookup openName(String name, Arena arena) {
         try {
-            return SymbolLookup.libraryLookup(name, Arena.global());
+            return SymbolLookup.libraryLookup(name, arena);
         } catch (IllegalArgumentException e) {
             throw new OpenBlasUnavailableException(null, "dlopen failed: " + dlerror(name).orElse(e.getMessage()), e);
         }

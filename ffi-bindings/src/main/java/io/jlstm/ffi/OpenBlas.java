@@ -123,12 +123,27 @@ public final class OpenBlas {
      * logged once at WARNING through {@code System.getLogger("io.jlstm.ffi")}.
      *
      * <p>Order: (1) the file named by {@code jlstm.openblas.path}, and if it is set but cannot be loaded
-     * that is the outcome, with no fallback; (2) unless {@code jlstm.openblas.system=false}, the system
-     * library by name, {@code libopenblas.so.0} then {@code libopenblas.so}; (3) unless
-     * {@code jlstm.openblas.bundled=false}, the copy in the {@code org.bytedeco:openblas:0.3.28-1.5.11:linux-x86_64}
-     * jar, extracted to {@code ${jlstm.cache.dir:-${user.home}/.cache/jlstm}/openblas-0.3.28-1.5.11-linux-x86_64/}
-     * (checked by SHA-256, reused when it matches). A library lacking one of cblas_sgemm, cblas_sgemv,
-     * openblas_set_num_threads, openblas_get_num_threads, openblas_get_config is not used.
+     * that is the outcome, with no fallback (the settings below are then ignored). Otherwise the system
+     * library, opened by name ({@code libopenblas.so.0} then {@code libopenblas.so}; skipped when
+     * {@code jlstm.openblas.system=false}), and the bundled copy from the
+     * {@code org.bytedeco:openblas:0.3.28-1.5.11:linux-x86_64} jar, extracted to
+     * {@code ${jlstm.cache.dir:-${user.home}/.cache/jlstm}/openblas-0.3.28-1.5.11-linux-x86_64/} (checked by
+     * SHA-256, reused when it matches; skipped when {@code jlstm.openblas.bundled=false}), in the order
+     * {@code jlstm.openblas.prefer} gives:
+     * <ul>
+     *   <li>{@code auto} (default): (2) the system library, unless its {@code openblas_get_corename()} is a
+     *       generic pre-AVX2 kernel set (Prescott, Core2, Nehalem, ... "generic", "unknown") while the CPU
+     *       has AVX2 (the {@code flags} of /proc/cpuinfo; where that cannot be read, the system library is
+     *       kept). That happens when the system OpenBLAS is older than the CPU, and costs several times the
+     *       time per call. It is then unloaded again and (3) the bundled copy is used; if that cannot be
+     *       loaded, the system library after all. The reason names both.</li>
+     *   <li>{@code system}: (2) the system library whenever it loads, else (3) the bundled copy.</li>
+     *   <li>{@code bundled}: (2) the bundled copy, else (3) the system library.</li>
+     * </ul>
+     * Any other {@code prefer} value is a failure naming it and the accepted ones (the default is not
+     * substituted for a typo). A library lacking one of cblas_sgemm, cblas_sgemv, openblas_set_num_threads,
+     * openblas_get_num_threads, openblas_get_config is not used; the bundled copy must also report
+     * OpenBLAS 0.3.28 and be the file that was mapped.
      */
     public static OpenBlasLoad load() {
         return OpenBlasLoader.Once.LOAD;

@@ -43,7 +43,12 @@ final class Checks {
     /** Checks that {@code seg} holds a row-major {@code rows x cols} matrix with leading dimension {@code ld}. */
     static void fitsMatrix(String name, MemorySegment seg, long off, int rows, int cols, int ld) {
         long count = rows == 0 || cols == 0 ? 0 : (long) (rows - 1) * ld + cols;
-        fits(name + " (" + rows + " x " + cols + ", ld " + ld + ")", seg, off, count);
+        Objects.requireNonNull(seg, name);
+        // The descriptive name is built only on failure: this check runs on every kernel call and
+        // must not allocate.
+        if (off < 0 || (count > 0 && count > seg.byteSize() / Float.BYTES - off)) {
+            fits(name + " (" + rows + " x " + cols + ", ld " + ld + ")", seg, off, count);
+        }
     }
 
     static void activation(String name, Activation a) {

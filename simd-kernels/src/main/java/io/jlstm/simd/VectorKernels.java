@@ -133,13 +133,9 @@ abstract sealed class VectorKernels implements Kernels
 
     // ---- element access: offsets are in floats, the Vector API wants bytes ----
 
-    private static FloatVector load(VectorSpecies<Float> s, MemorySegment seg, long index) {
-        return FloatVector.fromMemorySegment(s, seg, index * Float.BYTES, ORDER);
-    }
-
-    private static void store(FloatVector v, MemorySegment seg, long index) {
-        v.intoMemorySegment(seg, index * Float.BYTES, ORDER);
-    }
+    // Loads and stores call the Vector API directly, never through a helper: a helper compiled on
+    // its own (with a species C2 cannot see as constant) grows past the inlining limit for
+    // already-compiled code, and every vector that crosses it is then boxed on the heap.
 
     // ---- activations, lane-wise twins of RationalTanh ----
     //
@@ -164,12 +160,12 @@ abstract sealed class VectorKernels implements Kernels
             case RELU -> {
                 for (int i = 0; i < count; i += step) {
                     // Lane-wise MAX follows Math.max: NaN stays NaN.
-                    store(load(s, x, off + i).max(0f), x, off + i);
+                    FloatVector.fromMemorySegment(s, x, (off + i) * Float.BYTES, ORDER).max(0f).intoMemorySegment(x, (off + i) * Float.BYTES, ORDER);
                 }
             }
             case HARD_SIGMOID -> {
                 for (int i = 0; i < count; i += step) {
-                    store(load(s, x, off + i).fma(ONE_SIXTH, 0.5f).min(1f).max(0f), x, off + i);
+                    FloatVector.fromMemorySegment(s, x, (off + i) * Float.BYTES, ORDER).fma(ONE_SIXTH, 0.5f).min(1f).max(0f).intoMemorySegment(x, (off + i) * Float.BYTES, ORDER);
                 }
             }
             case TANH, SIGMOID -> {
@@ -185,7 +181,7 @@ abstract sealed class VectorKernels implements Kernels
                 FloatVector b0 = FloatVector.broadcast(s, B0);
                 for (int i = 0; i < count; i += step) {
                     // RationalTanh.tanh, lane-wise: same clamp, same Horner steps, same FMAs.
-                    FloatVector v = load(s, x, off + i).mul(scale);
+                    FloatVector v = FloatVector.fromMemorySegment(s, x, (off + i) * Float.BYTES, ORDER).mul(scale);
                     VectorMask<Float> tiny = v.abs().compare(VectorOperators.LT, TINY);
                     FloatVector xc = v.max(-CLAMP).min(CLAMP);
                     FloatVector x2 = xc.mul(xc);
@@ -200,7 +196,7 @@ abstract sealed class VectorKernels implements Kernels
                     q = x2.fma(q, b2);
                     q = x2.fma(q, b0);
                     FloatVector t = p.div(q).blend(v, tiny);
-                    store(t.fma(scale, shift), x, off + i);
+                    t.fma(scale, shift).intoMemorySegment(x, (off + i) * Float.BYTES, ORDER);
                 }
             }
         }
@@ -228,7 +224,7 @@ abstract sealed class VectorKernels implements Kernels
         FloatVector vmax = FloatVector.broadcast(s, Float.NEGATIVE_INFINITY);
         int i = 0;
         for (; i < bound; i += step) {
-            vmax = vmax.max(load(s, x, off + i));
+            vmax = vmax.max(FloatVector.fromMemorySegment(s, x, (off + i) * Float.BYTES, ORDER));
         }
         float max = vmax.reduceLanes(VectorOperators.MAX); // NaN in any lane gives NaN
         for (; i < n; i++) {
@@ -241,16 +237,16 @@ abstract sealed class VectorKernels implements Kernels
         i = 0;
         // Two accumulators: EXP is the cost here, but two sums also halve the rounding chain.
         for (; i + step < bound; i += 2 * step) {
-            FloatVector e0 = load(s, x, off + i).sub(vm).lanewise(VectorOperators.EXP);
-            FloatVector e1 = load(s, x, off + i + step).sub(vm).lanewise(VectorOperators.EXP);
-            store(e0, x, off + i);
-            store(e1, x, off + i + step);
+            FloatVector e0 = FloatVector.fromMemorySegment(s, x, (off + i) * Float.BYTES, ORDER).sub(vm).lanewise(VectorOperators.EXP);
+            FloatVector e1 = FloatVector.fromMemorySegment(s, x, (off + i + step) * Float.BYTES, ORDER).sub(vm).lanewise(VectorOperators.EXP);
+            e0.intoMemorySegment(x, (off + i) * Float.BYTES, ORDER);
+            e1.intoMemorySegment(x, (off + i + step) * Float.BYTES, ORDER);
             acc0 = acc0.add(e0);
             acc1 = acc1.add(e1);
         }
         for (; i < bound; i += step) {
-            FloatVector e = load(s, x, off + i).sub(vm).lanewise(VectorOperators.EXP);
-            store(e, x, off + i);
+            FloatVector e = FloatVector.fromMemorySegment(s, x, (off + i) * Float.BYTES, ORDER).sub(vm).lanewise(VectorOperators.EXP);
+            e.intoMemorySegment(x, (off + i) * Float.BYTES, ORDER);
             acc0 = acc0.add(e);
         }
         float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
@@ -262,7 +258,7 @@ abstract sealed class VectorKernels implements Kernels
 
         float inv = 1f / sum;
         for (i = 0; i < bound; i += step) {
-            store(load(s, x, off + i).mul(inv), x, off + i);
+            FloatVector.fromMemorySegment(s, x, (off + i) * Float.BYTES, ORDER).mul(inv).intoMemorySegment(x, (off + i) * Float.BYTES, ORDER);
         }
         for (; i < n; i++) {
             x.setAtIndex(F, off + i, x.getAtIndex(F, off + i) * inv);
@@ -287,13 +283,13 @@ abstract sealed class VectorKernels implements Kernels
         FloatVector acc3 = FloatVector.zero(s);
         int i = 0;
         for (; i < unrolled; i += 4 * step) {
-            acc0 = load(s, a, aOff + i).fma(load(s, b, bOff + i), acc0);
-            acc1 = load(s, a, aOff + i + step).fma(load(s, b, bOff + i + step), acc1);
-            acc2 = load(s, a, aOff + i + 2 * step).fma(load(s, b, bOff + i + 2 * step), acc2);
-            acc3 = load(s, a, aOff + i + 3 * step).fma(load(s, b, bOff + i + 3 * step), acc3);
+            acc0 = FloatVector.fromMemorySegment(s, a, (aOff + i) * Float.BYTES, ORDER).fma(FloatVector.fromMemorySegment(s, b, (bOff + i) * Float.BYTES, ORDER), acc0);
+            acc1 = FloatVector.fromMemorySegment(s, a, (aOff + i + step) * Float.BYTES, ORDER).fma(FloatVector.fromMemorySegment(s, b, (bOff + i + step) * Float.BYTES, ORDER), acc1);
+            acc2 = FloatVector.fromMemorySegment(s, a, (aOff + i + 2 * step) * Float.BYTES, ORDER).fma(FloatVector.fromMemorySegment(s, b, (bOff + i + 2 * step) * Float.BYTES, ORDER), acc2);
+            acc3 = FloatVector.fromMemorySegment(s, a, (aOff + i + 3 * step) * Float.BYTES, ORDER).fma(FloatVector.fromMemorySegment(s, b, (bOff + i + 3 * step) * Float.BYTES, ORDER), acc3);
         }
         for (; i < bound; i += step) {
-            acc0 = load(s, a, aOff + i).fma(load(s, b, bOff + i), acc0);
+            acc0 = FloatVector.fromMemorySegment(s, a, (aOff + i) * Float.BYTES, ORDER).fma(FloatVector.fromMemorySegment(s, b, (bOff + i) * Float.BYTES, ORDER), acc0);
         }
         float sum = acc0.add(acc1).add(acc2.add(acc3)).reduceLanes(VectorOperators.ADD);
         for (; i < n; i++) {
@@ -315,7 +311,7 @@ abstract sealed class VectorKernels implements Kernels
         FloatVector va = FloatVector.broadcast(s, alpha);
         int i = 0;
         for (; i < bound; i += s.length()) {
-            store(load(s, x, xOff + i).fma(va, load(s, y, yOff + i)), y, yOff + i);
+            FloatVector.fromMemorySegment(s, x, (xOff + i) * Float.BYTES, ORDER).fma(va, FloatVector.fromMemorySegment(s, y, (yOff + i) * Float.BYTES, ORDER)).intoMemorySegment(y, (yOff + i) * Float.BYTES, ORDER);
         }
         for (; i < n; i++) {
             y.setAtIndex(F, yOff + i, Math.fma(alpha, x.getAtIndex(F, xOff + i), y.getAtIndex(F, yOff + i)));
@@ -335,7 +331,7 @@ abstract sealed class VectorKernels implements Kernels
         int bound = s.loopBound(n);
         int i = 0;
         for (; i < bound; i += s.length()) {
-            store(load(s, y, yOff + i).mul(beta), y, yOff + i);
+            FloatVector.fromMemorySegment(s, y, (yOff + i) * Float.BYTES, ORDER).mul(beta).intoMemorySegment(y, (yOff + i) * Float.BYTES, ORDER);
         }
         for (; i < n; i++) {
             y.setAtIndex(F, yOff + i, beta * y.getAtIndex(F, yOff + i));
@@ -382,12 +378,12 @@ abstract sealed class VectorKernels implements Kernels
             FloatVector v3 = FloatVector.broadcast(s, x3);
             int j = 0;
             for (; j < bound; j += s.length()) {
-                FloatVector acc = load(s, y, yOff + j);
-                acc = load(s, a, r0 + j).fma(v0, acc);
-                acc = load(s, a, r1 + j).fma(v1, acc);
-                acc = load(s, a, r2 + j).fma(v2, acc);
-                acc = load(s, a, r3 + j).fma(v3, acc);
-                store(acc, y, yOff + j);
+                FloatVector acc = FloatVector.fromMemorySegment(s, y, (yOff + j) * Float.BYTES, ORDER);
+                acc = FloatVector.fromMemorySegment(s, a, (r0 + j) * Float.BYTES, ORDER).fma(v0, acc);
+                acc = FloatVector.fromMemorySegment(s, a, (r1 + j) * Float.BYTES, ORDER).fma(v1, acc);
+                acc = FloatVector.fromMemorySegment(s, a, (r2 + j) * Float.BYTES, ORDER).fma(v2, acc);
+                acc = FloatVector.fromMemorySegment(s, a, (r3 + j) * Float.BYTES, ORDER).fma(v3, acc);
+                acc.intoMemorySegment(y, (yOff + j) * Float.BYTES, ORDER);
             }
             for (; j < n; j++) {
                 float acc = y.getAtIndex(F, yOff + j);
@@ -420,11 +416,11 @@ abstract sealed class VectorKernels implements Kernels
             FloatVector acc3 = FloatVector.zero(s);
             int j = 0;
             for (; j < bound; j += s.length()) {
-                FloatVector xv = load(s, x, xOff + j);
-                acc0 = load(s, a, r0 + j).fma(xv, acc0);
-                acc1 = load(s, a, r1 + j).fma(xv, acc1);
-                acc2 = load(s, a, r2 + j).fma(xv, acc2);
-                acc3 = load(s, a, r3 + j).fma(xv, acc3);
+                FloatVector xv = FloatVector.fromMemorySegment(s, x, (xOff + j) * Float.BYTES, ORDER);
+                acc0 = FloatVector.fromMemorySegment(s, a, (r0 + j) * Float.BYTES, ORDER).fma(xv, acc0);
+                acc1 = FloatVector.fromMemorySegment(s, a, (r1 + j) * Float.BYTES, ORDER).fma(xv, acc1);
+                acc2 = FloatVector.fromMemorySegment(s, a, (r2 + j) * Float.BYTES, ORDER).fma(xv, acc2);
+                acc3 = FloatVector.fromMemorySegment(s, a, (r3 + j) * Float.BYTES, ORDER).fma(xv, acc3);
             }
             float s0 = acc0.reduceLanes(VectorOperators.ADD);
             float s1 = acc1.reduceLanes(VectorOperators.ADD);
@@ -566,9 +562,9 @@ abstract sealed class VectorKernels implements Kernels
         long bp = b0;
         long ap = 0;
         for (int p = 0; p < k; p++, bp += ldb, ap += aCol) {
-            FloatVector b0v = load(s, b, bp);
-            FloatVector b1v = load(s, b, bp + step);
-            FloatVector b2v = load(s, b, bp + 2 * step);
+            FloatVector b0v = FloatVector.fromMemorySegment(s, b, bp * Float.BYTES, ORDER);
+            FloatVector b1v = FloatVector.fromMemorySegment(s, b, (bp + step) * Float.BYTES, ORDER);
+            FloatVector b2v = FloatVector.fromMemorySegment(s, b, (bp + 2 * step) * Float.BYTES, ORDER);
             FloatVector av = FloatVector.broadcast(s, a.getAtIndex(F, a0 + ap));
             c00 = b0v.fma(av, c00);
             c01 = b1v.fma(av, c01);
@@ -589,21 +585,21 @@ abstract sealed class VectorKernels implements Kernels
         // C += alpha * tile, written out: a helper taking vectors might not be inlined (see above).
         FloatVector va = FloatVector.broadcast(s, alpha);
         long r = c0;
-        store(c00.fma(va, load(s, c, r)), c, r);
-        store(c01.fma(va, load(s, c, r + step)), c, r + step);
-        store(c02.fma(va, load(s, c, r + 2 * step)), c, r + 2 * step);
+        c00.fma(va, FloatVector.fromMemorySegment(s, c, r * Float.BYTES, ORDER)).intoMemorySegment(c, r * Float.BYTES, ORDER);
+        c01.fma(va, FloatVector.fromMemorySegment(s, c, (r + step) * Float.BYTES, ORDER)).intoMemorySegment(c, (r + step) * Float.BYTES, ORDER);
+        c02.fma(va, FloatVector.fromMemorySegment(s, c, (r + 2 * step) * Float.BYTES, ORDER)).intoMemorySegment(c, (r + 2 * step) * Float.BYTES, ORDER);
         r += ldc;
-        store(c10.fma(va, load(s, c, r)), c, r);
-        store(c11.fma(va, load(s, c, r + step)), c, r + step);
-        store(c12.fma(va, load(s, c, r + 2 * step)), c, r + 2 * step);
+        c10.fma(va, FloatVector.fromMemorySegment(s, c, r * Float.BYTES, ORDER)).intoMemorySegment(c, r * Float.BYTES, ORDER);
+        c11.fma(va, FloatVector.fromMemorySegment(s, c, (r + step) * Float.BYTES, ORDER)).intoMemorySegment(c, (r + step) * Float.BYTES, ORDER);
+        c12.fma(va, FloatVector.fromMemorySegment(s, c, (r + 2 * step) * Float.BYTES, ORDER)).intoMemorySegment(c, (r + 2 * step) * Float.BYTES, ORDER);
         r += ldc;
-        store(c20.fma(va, load(s, c, r)), c, r);
-        store(c21.fma(va, load(s, c, r + step)), c, r + step);
-        store(c22.fma(va, load(s, c, r + 2 * step)), c, r + 2 * step);
+        c20.fma(va, FloatVector.fromMemorySegment(s, c, r * Float.BYTES, ORDER)).intoMemorySegment(c, r * Float.BYTES, ORDER);
+        c21.fma(va, FloatVector.fromMemorySegment(s, c, (r + step) * Float.BYTES, ORDER)).intoMemorySegment(c, (r + step) * Float.BYTES, ORDER);
+        c22.fma(va, FloatVector.fromMemorySegment(s, c, (r + 2 * step) * Float.BYTES, ORDER)).intoMemorySegment(c, (r + 2 * step) * Float.BYTES, ORDER);
         r += ldc;
-        store(c30.fma(va, load(s, c, r)), c, r);
-        store(c31.fma(va, load(s, c, r + step)), c, r + step);
-        store(c32.fma(va, load(s, c, r + 2 * step)), c, r + 2 * step);
+        c30.fma(va, FloatVector.fromMemorySegment(s, c, r * Float.BYTES, ORDER)).intoMemorySegment(c, r * Float.BYTES, ORDER);
+        c31.fma(va, FloatVector.fromMemorySegment(s, c, (r + step) * Float.BYTES, ORDER)).intoMemorySegment(c, (r + step) * Float.BYTES, ORDER);
+        c32.fma(va, FloatVector.fromMemorySegment(s, c, (r + 2 * step) * Float.BYTES, ORDER)).intoMemorySegment(c, (r + 2 * step) * Float.BYTES, ORDER);
     }
 
     private void tile1x3(int k, float alpha, MemorySegment a, long a0, long aCol,
@@ -615,14 +611,14 @@ abstract sealed class VectorKernels implements Kernels
         long ap = a0;
         for (int p = 0; p < k; p++, bp += ldb, ap += aCol) {
             FloatVector av = FloatVector.broadcast(s, a.getAtIndex(F, ap));
-            c00 = load(s, b, bp).fma(av, c00);
-            c01 = load(s, b, bp + step).fma(av, c01);
-            c02 = load(s, b, bp + 2 * step).fma(av, c02);
+            c00 = FloatVector.fromMemorySegment(s, b, bp * Float.BYTES, ORDER).fma(av, c00);
+            c01 = FloatVector.fromMemorySegment(s, b, (bp + step) * Float.BYTES, ORDER).fma(av, c01);
+            c02 = FloatVector.fromMemorySegment(s, b, (bp + 2 * step) * Float.BYTES, ORDER).fma(av, c02);
         }
         FloatVector va = FloatVector.broadcast(s, alpha);
-        store(c00.fma(va, load(s, c, c0)), c, c0);
-        store(c01.fma(va, load(s, c, c0 + step)), c, c0 + step);
-        store(c02.fma(va, load(s, c, c0 + 2 * step)), c, c0 + 2 * step);
+        c00.fma(va, FloatVector.fromMemorySegment(s, c, c0 * Float.BYTES, ORDER)).intoMemorySegment(c, c0 * Float.BYTES, ORDER);
+        c01.fma(va, FloatVector.fromMemorySegment(s, c, (c0 + step) * Float.BYTES, ORDER)).intoMemorySegment(c, (c0 + step) * Float.BYTES, ORDER);
+        c02.fma(va, FloatVector.fromMemorySegment(s, c, (c0 + 2 * step) * Float.BYTES, ORDER)).intoMemorySegment(c, (c0 + 2 * step) * Float.BYTES, ORDER);
     }
 
     private void tile4x1(int k, float alpha, MemorySegment a, long a0, long aRow, long aCol,
@@ -636,17 +632,17 @@ abstract sealed class VectorKernels implements Kernels
         long bp = b0;
         long ap = 0;
         for (int p = 0; p < k; p++, bp += ldb, ap += aCol) {
-            FloatVector bv = load(s, b, bp);
+            FloatVector bv = FloatVector.fromMemorySegment(s, b, bp * Float.BYTES, ORDER);
             c0v = bv.fma(FloatVector.broadcast(s, a.getAtIndex(F, a0 + ap)), c0v);
             c1v = bv.fma(FloatVector.broadcast(s, a.getAtIndex(F, a1 + ap)), c1v);
             c2v = bv.fma(FloatVector.broadcast(s, a.getAtIndex(F, a2 + ap)), c2v);
             c3v = bv.fma(FloatVector.broadcast(s, a.getAtIndex(F, a3 + ap)), c3v);
         }
         FloatVector va = FloatVector.broadcast(s, alpha);
-        store(c0v.fma(va, load(s, c, c0)), c, c0);
-        store(c1v.fma(va, load(s, c, c0 + ldc)), c, c0 + ldc);
-        store(c2v.fma(va, load(s, c, c0 + 2 * ldc)), c, c0 + 2 * ldc);
-        store(c3v.fma(va, load(s, c, c0 + 3 * ldc)), c, c0 + 3 * ldc);
+        c0v.fma(va, FloatVector.fromMemorySegment(s, c, c0 * Float.BYTES, ORDER)).intoMemorySegment(c, c0 * Float.BYTES, ORDER);
+        c1v.fma(va, FloatVector.fromMemorySegment(s, c, (c0 + ldc) * Float.BYTES, ORDER)).intoMemorySegment(c, (c0 + ldc) * Float.BYTES, ORDER);
+        c2v.fma(va, FloatVector.fromMemorySegment(s, c, (c0 + 2 * ldc) * Float.BYTES, ORDER)).intoMemorySegment(c, (c0 + 2 * ldc) * Float.BYTES, ORDER);
+        c3v.fma(va, FloatVector.fromMemorySegment(s, c, (c0 + 3 * ldc) * Float.BYTES, ORDER)).intoMemorySegment(c, (c0 + 3 * ldc) * Float.BYTES, ORDER);
     }
 
     private void tile1x1(int k, float alpha, MemorySegment a, long a0, long aCol,
@@ -656,9 +652,9 @@ abstract sealed class VectorKernels implements Kernels
         long bp = b0;
         long ap = a0;
         for (int p = 0; p < k; p++, bp += ldb, ap += aCol) {
-            acc = load(s, b, bp).fma(FloatVector.broadcast(s, a.getAtIndex(F, ap)), acc);
+            acc = FloatVector.fromMemorySegment(s, b, bp * Float.BYTES, ORDER).fma(FloatVector.broadcast(s, a.getAtIndex(F, ap)), acc);
         }
-        store(acc.fma(FloatVector.broadcast(s, alpha), load(s, c, c0)), c, c0);
+        acc.fma(FloatVector.broadcast(s, alpha), FloatVector.fromMemorySegment(s, c, c0 * Float.BYTES, ORDER)).intoMemorySegment(c, c0 * Float.BYTES, ORDER);
     }
 
     // ---- fused recurrent cells ----
@@ -692,16 +688,16 @@ abstract sealed class VectorKernels implements Kernels
             activateBody(activation, gates, gcOff + j0, len);
             activateBody(recurrentActivation, gates, oOff + j0, len);
             for (int j = j0; j < j0 + len; j += step) {
-                FloatVector i = load(s, gates, gOff + j);
-                FloatVector f = load(s, gates, fOff + j);
-                FloatVector g = load(s, gates, gcOff + j);
-                FloatVector cNew = f.fma(load(s, c, cOff + j), i.mul(g));
-                store(cNew, c, cOff + j);
-                store(cNew, h, hOff + j); // h holds c_t until it becomes o * act(c_t) below
+                FloatVector i = FloatVector.fromMemorySegment(s, gates, (gOff + j) * Float.BYTES, ORDER);
+                FloatVector f = FloatVector.fromMemorySegment(s, gates, (fOff + j) * Float.BYTES, ORDER);
+                FloatVector g = FloatVector.fromMemorySegment(s, gates, (gcOff + j) * Float.BYTES, ORDER);
+                FloatVector cNew = f.fma(FloatVector.fromMemorySegment(s, c, (cOff + j) * Float.BYTES, ORDER), i.mul(g));
+                cNew.intoMemorySegment(c, (cOff + j) * Float.BYTES, ORDER);
+                cNew.intoMemorySegment(h, (hOff + j) * Float.BYTES, ORDER); // h holds c_t until it becomes o * act(c_t) below
             }
             activateBody(activation, h, hOff + j0, len);
             for (int j = j0; j < j0 + len; j += step) {
-                store(load(s, gates, oOff + j).mul(load(s, h, hOff + j)), h, hOff + j);
+                FloatVector.fromMemorySegment(s, gates, (oOff + j) * Float.BYTES, ORDER).mul(FloatVector.fromMemorySegment(s, h, (hOff + j) * Float.BYTES, ORDER)).intoMemorySegment(h, (hOff + j) * Float.BYTES, ORDER);
             }
         }
         ScalarKernels.lstmCellRange(gates, gOff, c, cOff, h, hOff, units, bound, activation, recurrentActivation);
@@ -718,23 +714,24 @@ abstract sealed class VectorKernels implements Kernels
         long xh = xpOff + 2L * units;
         long hr = hpOff + units;
         long hh = hpOff + 2L * units;
-        FloatVector one = FloatVector.broadcast(s, 1f);
         for (int j0 = 0; j0 < bound; j0 += STRIP) {
             int len = Math.min(STRIP, bound - j0);
             for (int j = j0; j < j0 + len; j += step) {
-                store(load(s, xp, xpOff + j).add(load(s, hp, hpOff + j)), xp, xpOff + j);
-                store(load(s, xp, xr + j).add(load(s, hp, hr + j)), xp, xr + j);
+                FloatVector.fromMemorySegment(s, xp, (xpOff + j) * Float.BYTES, ORDER).add(FloatVector.fromMemorySegment(s, hp, (hpOff + j) * Float.BYTES, ORDER)).intoMemorySegment(xp, (xpOff + j) * Float.BYTES, ORDER);
+                FloatVector.fromMemorySegment(s, xp, (xr + j) * Float.BYTES, ORDER).add(FloatVector.fromMemorySegment(s, hp, (hr + j) * Float.BYTES, ORDER)).intoMemorySegment(xp, (xr + j) * Float.BYTES, ORDER);
             }
             activateBody(recurrentActivation, xp, xpOff + j0, len); // z
             activateBody(recurrentActivation, xp, xr + j0, len);    // r
             for (int j = j0; j < j0 + len; j += step) {
-                store(load(s, xp, xr + j).fma(load(s, hp, hh + j), load(s, xp, xh + j)), xp, xh + j);
+                FloatVector.fromMemorySegment(s, xp, (xr + j) * Float.BYTES, ORDER).fma(FloatVector.fromMemorySegment(s, hp, (hh + j) * Float.BYTES, ORDER), FloatVector.fromMemorySegment(s, xp, (xh + j) * Float.BYTES, ORDER)).intoMemorySegment(xp, (xh + j) * Float.BYTES, ORDER);
             }
             activateBody(activation, xp, xh + j0, len);             // candidate
+            // Made after the calls: a vector live across a call that is not inlined is boxed on the heap.
+            FloatVector one = FloatVector.broadcast(s, 1f);
             for (int j = j0; j < j0 + len; j += step) {
-                FloatVector z = load(s, xp, xpOff + j);
-                FloatVector cand = load(s, xp, xh + j);
-                store(z.fma(load(s, h, hOff + j), one.sub(z).mul(cand)), h, hOff + j);
+                FloatVector z = FloatVector.fromMemorySegment(s, xp, (xpOff + j) * Float.BYTES, ORDER);
+                FloatVector cand = FloatVector.fromMemorySegment(s, xp, (xh + j) * Float.BYTES, ORDER);
+                z.fma(FloatVector.fromMemorySegment(s, h, (hOff + j) * Float.BYTES, ORDER), one.sub(z).mul(cand)).intoMemorySegment(h, (hOff + j) * Float.BYTES, ORDER);
             }
         }
         ScalarKernels.gruCellResetAfterRange(xp, xpOff, hp, hpOff, h, hOff, units, bound, activation,
@@ -753,13 +750,13 @@ abstract sealed class VectorKernels implements Kernels
         for (int j0 = 0; j0 < bound; j0 += STRIP) {
             int len = Math.min(STRIP, bound - j0);
             for (int j = j0; j < j0 + len; j += step) {
-                store(load(s, xp, xpOff + j).add(load(s, hp, hpOff + j)), xp, xpOff + j);
-                store(load(s, xp, xr + j).add(load(s, hp, hr + j)), rh, rhOff + j); // rh holds r for now
+                FloatVector.fromMemorySegment(s, xp, (xpOff + j) * Float.BYTES, ORDER).add(FloatVector.fromMemorySegment(s, hp, (hpOff + j) * Float.BYTES, ORDER)).intoMemorySegment(xp, (xpOff + j) * Float.BYTES, ORDER);
+                FloatVector.fromMemorySegment(s, xp, (xr + j) * Float.BYTES, ORDER).add(FloatVector.fromMemorySegment(s, hp, (hr + j) * Float.BYTES, ORDER)).intoMemorySegment(rh, (rhOff + j) * Float.BYTES, ORDER); // rh holds r for now
             }
             activateBody(recurrentActivation, xp, xpOff + j0, len);
             activateBody(recurrentActivation, rh, rhOff + j0, len);
             for (int j = j0; j < j0 + len; j += step) {
-                store(load(s, rh, rhOff + j).mul(load(s, h, hOff + j)), rh, rhOff + j);
+                FloatVector.fromMemorySegment(s, rh, (rhOff + j) * Float.BYTES, ORDER).mul(FloatVector.fromMemorySegment(s, h, (hOff + j) * Float.BYTES, ORDER)).intoMemorySegment(rh, (rhOff + j) * Float.BYTES, ORDER);
             }
         }
         ScalarKernels.gruGatesResetBeforeRange(xp, xpOff, hp, hpOff, h, hOff, rh, rhOff, units, bound,
@@ -774,19 +771,20 @@ abstract sealed class VectorKernels implements Kernels
         int step = s.length();
         int bound = s.loopBound(units);
         long xh = xpOff + 2L * units;
-        FloatVector one = FloatVector.broadcast(s, 1f);
         MemorySegment scratch = bound > 0 ? SCRATCH.get() : null;
         for (int j0 = 0; j0 < bound; j0 += STRIP) {
             int len = Math.min(STRIP, bound - j0);
             for (int j = 0; j < len; j += step) {
-                store(load(s, xp, xh + j0 + j).add(load(s, hpH, hpHOff + j0 + j)), scratch, j);
+                FloatVector.fromMemorySegment(s, xp, (xh + j0 + j) * Float.BYTES, ORDER).add(FloatVector.fromMemorySegment(s, hpH, (hpHOff + j0 + j) * Float.BYTES, ORDER)).intoMemorySegment(scratch, j * Float.BYTES, ORDER);
             }
             activateBody(activation, scratch, 0, len);
+            // Made after the call: a vector live across a call that is not inlined is boxed on the heap.
+            FloatVector one = FloatVector.broadcast(s, 1f);
             for (int j = 0; j < len; j += step) {
-                FloatVector z = load(s, xp, xpOff + j0 + j);
-                FloatVector cand = load(s, scratch, j);
+                FloatVector z = FloatVector.fromMemorySegment(s, xp, (xpOff + j0 + j) * Float.BYTES, ORDER);
+                FloatVector cand = FloatVector.fromMemorySegment(s, scratch, j * Float.BYTES, ORDER);
                 long hj = hOff + j0 + j;
-                store(z.fma(load(s, h, hj), one.sub(z).mul(cand)), h, hj);
+                z.fma(FloatVector.fromMemorySegment(s, h, hj * Float.BYTES, ORDER), one.sub(z).mul(cand)).intoMemorySegment(h, hj * Float.BYTES, ORDER);
             }
         }
         ScalarKernels.gruFinishResetBeforeRange(xp, xpOff, hpH, hpHOff, h, hOff, units, bound, activation);
