@@ -27,6 +27,10 @@ final class RecurrentExec extends LayerExec {
     final MemorySegment recurrentKernel;
     final MemorySegment inputBias;      // [G·H] or null
     final MemorySegment recurrentBias;  // GRU reset_after: [G·H] or null
+    /** GRU reset_before: the candidate block U[:, 2H:3H] as its own segment (leading dimension 3H).
+     *  Sliced once here, because a slice made per step is an allocation that escape analysis does
+     *  not always remove before a native call. */
+    final MemorySegment candidateKernel;
 
     RecurrentExec(RecurrentSpec spec, int inputFeatures, MemorySegment kernel, MemorySegment recurrentKernel,
                   MemorySegment bias) {
@@ -38,6 +42,8 @@ final class RecurrentExec extends LayerExec {
         this.resetAfter = spec instanceof GruSpec g && g.resetAfter();
         this.kernel = kernel;
         this.recurrentKernel = recurrentKernel;
+        this.candidateKernel = lstm || resetAfter ? null
+                : recurrentKernel.asSlice(2L * units * Float.BYTES);
         if (bias == null) {
             this.inputBias = null;
             this.recurrentBias = null;
@@ -171,7 +177,7 @@ final class RecurrentExec extends LayerExec {
             if (hIsZero) {
                 s.hph.fill((byte) 0);
             } else {
-                backend.sgemm(false, false, batch, h, h, 1f, s.rh, 0, h, recurrentKernel, 2L * h, width,
+                backend.sgemm(false, false, batch, h, h, 1f, s.rh, 0, h, candidateKernel, 0, width,
                         0f, s.hph, 0, h);
             }
             for (int b = 0; b < batch; b++) {

@@ -85,7 +85,9 @@ final class ScalarKernels implements Kernels {
     /** {@code y = beta * y}, where beta == 0 writes zeros so that NaN in the old y is ignored (BLAS). */
     private static void scale(int n, float beta, MemorySegment y, long yOff) {
         if (beta == 0f) {
-            y.asSlice(yOff * Float.BYTES, (long) n * Float.BYTES).fill((byte) 0);
+            for (int i = 0; i < n; i++) { // no slice object on the hot path
+                y.setAtIndex(F, yOff + i, 0f);
+            }
         } else if (beta != 1f) {
             for (int i = 0; i < n; i++) {
                 y.setAtIndex(F, yOff + i, beta * y.getAtIndex(F, yOff + i));

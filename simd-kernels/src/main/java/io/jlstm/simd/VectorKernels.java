@@ -321,7 +321,17 @@ abstract sealed class VectorKernels implements Kernels
     /** {@code y = beta * y}; beta == 0 writes zeros so that NaN in the old y is ignored (BLAS). */
     private void scale(int n, float beta, MemorySegment y, long yOff) {
         if (beta == 0f) {
-            y.asSlice(yOff * Float.BYTES, (long) n * Float.BYTES).fill((byte) 0);
+            // Zero stores rather than asSlice(..).fill(0): the slice is an object that escape
+            // analysis does not always remove, and this runs on every step.
+            VectorSpecies<Float> s = species();
+            int bound = s.loopBound(n);
+            int i = 0;
+            for (; i < bound; i += s.length()) {
+                FloatVector.zero(s).intoMemorySegment(y, (yOff + i) * Float.BYTES, ORDER);
+            }
+            for (; i < n; i++) {
+                y.setAtIndex(F, yOff + i, 0f);
+            }
             return;
         }
         if (beta == 1f) {
