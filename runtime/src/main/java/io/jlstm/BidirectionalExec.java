@@ -44,8 +44,10 @@ final class BidirectionalExec extends LayerExec {
             fInit = java.util.Arrays.copyOfRange(initialState, 0, n);
             bInit = java.util.Arrays.copyOfRange(initialState, n, 2 * n);
         }
-        MemorySegment[] f = forwardLayer.forward(ctx, in, batch, steps, inputIsSequence, fInit);
-        MemorySegment[] b = backwardLayer.forward(ctx, in, batch, steps, inputIsSequence, bInit);
+        // The two halves are scratch; only the merged output and the states are results.
+        ExecContext halves = new ExecContext(ctx.backend(), ctx.kernels(), ctx.scratch(), ctx.scratch());
+        MemorySegment[] f = forwardLayer.forward(halves, in, batch, steps, inputIsSequence, fInit);
+        MemorySegment[] b = backwardLayer.forward(halves, in, batch, steps, inputIsSequence, bInit);
         int h = forwardLayer.units;
         boolean seq = bspec.layer().returnSequences();
         int rowsPerBatch = seq ? steps : 1;
@@ -62,9 +64,10 @@ final class BidirectionalExec extends LayerExec {
         MemorySegment[] result = new MemorySegment[1 + (bspec.layer().returnState() ? 2 * n : 0)];
         result[0] = out;
         if (bspec.layer().returnState()) {
+            long bytes = (long) batch * h * Float.BYTES;
             for (int i = 0; i < n; i++) {
-                result[1 + i] = f[1 + i];
-                result[1 + n + i] = b[1 + i];
+                result[1 + i] = RecurrentExec.copyOf(ctx, f[1 + i], bytes);
+                result[1 + n + i] = RecurrentExec.copyOf(ctx, b[1 + i], bytes);
             }
         }
         return result;

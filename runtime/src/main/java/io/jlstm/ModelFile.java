@@ -89,7 +89,7 @@ final class ModelFile {
             }
             JsonNode inf = m.get("input_features");
             JsonNode arr = m.get("layers");
-            if (inf == null || !inf.isIntegralNumber() || inf.asInt() <= 0) {
+            if (inf == null || !inf.isIntegralNumber() || !inf.canConvertToInt() || inf.asInt() <= 0) {
                 throw new ModelFormatException(file + ": model.input_features must be a positive integer, got " + inf);
             }
             if (arr == null || !arr.isArray() || arr.isEmpty()) {

@@ -32,8 +32,19 @@ final class RecurrentExec extends LayerExec {
      *  not always remove before a native call. */
     final MemorySegment candidateKernel;
 
+    /** Batch-1 recurrent weights packed in column panels for {@link Kernels#gemvPacked}: U for LSTM
+     *  and GRU reset_after; for GRU reset_before U[:, :2H] here and U[:, 2H:] in {@link #packedCandidate}. */
+    final MemorySegment packedRecurrent;
+    final MemorySegment packedCandidate;
+    /** The kernels the packed weights were packed for (the panel width is theirs). */
+    final Kernels packedFor;
+
+    /**
+     * Binds the weights; {@code arena} (the model's) receives the packed copy of the recurrent
+     * kernel that batch-1 steps stream.
+     */
     RecurrentExec(RecurrentSpec spec, int inputFeatures, MemorySegment kernel, MemorySegment recurrentKernel,
-                  MemorySegment bias) {
+                  MemorySegment bias, Kernels kernels, java.lang.foreign.Arena arena) {
         super((io.jlstm.layers.LayerSpec) spec, inputFeatures);
         this.rspec = spec;
         this.units = spec.units();
@@ -44,6 +55,16 @@ final class RecurrentExec extends LayerExec {
         this.recurrentKernel = recurrentKernel;
         this.candidateKernel = lstm || resetAfter ? null
                 : recurrentKernel.asSlice(2L * units * Float.BYTES);
+        this.packedFor = kernels;
+        int firstCols = lstm || resetAfter ? width : 2 * units;
+        this.packedRecurrent = arena.allocate(kernels.packedSize(units, firstCols) * Float.BYTES, 64);
+        kernels.packPanels(units, firstCols, recurrentKernel, 0, width, packedRecurrent, 0);
+        if (candidateKernel != null) {
+            this.packedCandidate = arena.allocate(kernels.packedSize(units, units) * Float.BYTES, 64);
+            kernels.packPanels(units, units, recurrentKernel, 2L * units, width, packedCandidate, 0);
+        } else {
+            this.packedCandidate = null;
+        }
         if (bias == null) {
             this.inputBias = null;
             this.recurrentBias = null;
@@ -136,8 +157,7 @@ final class RecurrentExec extends LayerExec {
         int h = units;
         if (lstm) {
             if (!hIsZero) {
-                backend.sgemm(false, false, batch, width, h, 1f, s.h, 0, h, recurrentKernel, 0, width,
-                        1f, xp, xpOff, xpStride);
+                recurrentProduct(backend, batch, s.h, recurrentKernel, packedRecurrent, width, xp, xpOff, xpStride, true);
             }
             for (int b = 0; b < batch; b++) {
                 k.lstmCell(xp, xpOff + (long) b * xpStride, s.c, (long) b * h, s.h, (long) b * h, h,
@@ -153,8 +173,8 @@ final class RecurrentExec extends LayerExec {
                 beta = 1f;
             }
             if (!hIsZero) {
-                backend.sgemm(false, false, batch, width, h, 1f, s.h, 0, h, recurrentKernel, 0, width,
-                        beta, s.hp, 0, width);
+                recurrentProduct(backend, batch, s.h, recurrentKernel, packedRecurrent, width, s.hp, 0, width,
+                        beta == 1f);
             } else if (recurrentBias == null) {
                 s.hp.fill((byte) 0);
             }
@@ -167,8 +187,7 @@ final class RecurrentExec extends LayerExec {
             if (hIsZero) {
                 s.hp.fill((byte) 0);
             } else {
-                backend.sgemm(false, false, batch, 2 * h, h, 1f, s.h, 0, h, recurrentKernel, 0, width,
-                        0f, s.hp, 0, 2 * h);
+                recurrentProduct(backend, batch, s.h, recurrentKernel, packedRecurrent, 2 * h, s.hp, 0, 2 * h, false);
             }
             for (int b = 0; b < batch; b++) {
                 k.gruGatesResetBefore(xp, xpOff + (long) b * xpStride, s.hp, 2L * b * h, s.h, (long) b * h,
@@ -177,13 +196,35 @@ final class RecurrentExec extends LayerExec {
             if (hIsZero) {
                 s.hph.fill((byte) 0);
             } else {
-                backend.sgemm(false, false, batch, h, h, 1f, s.rh, 0, h, candidateKernel, 0, width,
-                        0f, s.hph, 0, h);
+                recurrentProduct(backend, batch, s.rh, candidateKernel, packedCandidate, h, s.hph, 0, h, false);
             }
             for (int b = 0; b < batch; b++) {
                 k.gruFinishResetBefore(xp, xpOff + (long) b * xpStride, s.hph, (long) b * h, s.h, (long) b * h,
                         h, rspec.activation());
             }
+        }
+    }
+
+    /**
+     * {@code out (+)= in[batch, H] · U[:, :cols]}, with U's rows {@code width} apart. Batch 1 streams
+     * the packed panels (the product is a gemv, bound by reading U); larger batches go to the
+     * backend's GEMM. {@code accumulate} false overwrites {@code out}.
+     */
+    private void recurrentProduct(Backend backend, int batch, MemorySegment in, MemorySegment u, MemorySegment packed,
+                                  int cols, MemorySegment out, long outOff, int ldOut, boolean accumulate) {
+        if (batch == 1) {
+            if (!accumulate) {
+                out.fill((byte) 0); // out is exactly one row here: the step state's own buffer
+            }
+            StepPool pool = (long) units * cols >= StepPool.MIN_SPLIT ? StepPool.get() : null;
+            if (pool != null) {
+                pool.gemvPacked(packedFor, units, cols, packed, in, out, outOff);
+            } else {
+                packedFor.gemvPacked(units, cols, packed, 0, in, 0, out, outOff, 0, cols);
+            }
+        } else {
+            backend.sgemm(false, false, batch, cols, units, 1f, in, 0, units, u, 0, width,
+                    accumulate ? 1f : 0f, out, outOff, ldOut);
         }
     }
 

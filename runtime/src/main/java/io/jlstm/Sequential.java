@@ -33,7 +33,8 @@ import java.util.SequencedMap;
  * <p><b>Threads.</b> Immutable after construction and safe to share: any number of threads may
  * call {@link #predict} at once. Each {@link StreamingSession} belongs to one thread. Closing a
  * model while other threads still use it is a caller error; their calls then fail with
- * IllegalStateException.
+ * IllegalStateException: calls that start after close() fail, and close() itself fails (leaving
+ * the model open) while a call on another thread is still inside the native code.
  */
 public final class Sequential implements AutoCloseable {
 
@@ -149,7 +150,7 @@ public final class Sequential implements AutoCloseable {
         return out;
     }
 
-    private static LayerExec bind(LayerSpec spec, int features, SequencedMap<String, MemorySegment> w) {
+    private LayerExec bind(LayerSpec spec, int features, SequencedMap<String, MemorySegment> w) {
         return switch (spec) {
             case RecurrentSpec r -> recurrent(r, features, w, "");
             case BidirectionalSpec b -> new BidirectionalExec(b, features,
@@ -159,9 +160,9 @@ public final class Sequential implements AutoCloseable {
         };
     }
 
-    private static RecurrentExec recurrent(RecurrentSpec r, int features, Map<String, MemorySegment> w, String prefix) {
+    private RecurrentExec recurrent(RecurrentSpec r, int features, Map<String, MemorySegment> w, String prefix) {
         return new RecurrentExec(r, features, w.get(prefix + "kernel"), w.get(prefix + "recurrent_kernel"),
-                w.get(prefix + "bias"));
+                w.get(prefix + "bias"), kernels, arena);
     }
 
     // ------------------------------------------------------------------ construction
@@ -334,16 +335,27 @@ public final class Sequential implements AutoCloseable {
         int steps = Math.toIntExact(shape[1]);
         Map<Integer, MemorySegment[]> init = initialStates(options, batch);
 
-        try (Arena scratch = Arena.ofConfined()) {
+        // Confined unless a step helper thread may read the scratch (jlstm.threads > 1): closing a
+        // shared arena costs a handshake with every thread.
+        try (Arena scratch = StepPool.THREADS > 1 ? Arena.ofShared() : Arena.ofConfined()) {
             ExecContext ctx = new ExecContext(backend, kernels, resultArena, scratch);
+            // Outputs of the layers in between live in scratch unless the caller keeps them.
+            ExecContext between = options.keepLayerOutputs() ? ctx : new ExecContext(backend, kernels, scratch, scratch);
             MemorySegment current = input.segment();
+            if (!current.isNative()) {
+                // native libraries read native memory only: a heap-backed input is copied once
+                MemorySegment copy = ctx.scratchFloats(input.size());
+                MemorySegment.copy(current, 0, copy, 0, input.size() * Float.BYTES);
+                current = copy;
+            }
             boolean sequence = true;
             int features = inputFeatures;
             List<Tensor> layerOut = options.keepLayerOutputs() ? new ArrayList<>() : null;
             MemorySegment[] outs = null;
             for (int i = 0; i < layers.size(); i++) {
                 LayerExec layer = layers.get(i);
-                outs = layer.forward(ctx, current, batch, steps, sequence, init.get(i));
+                outs = layer.forward(i == layers.size() - 1 ? ctx : between, current, batch, steps, sequence,
+                        init.get(i));
                 sequence = layer.spec.outputIsSequence(sequence);
                 features = layer.outputFeatures;
                 current = outs[0];
@@ -440,9 +452,17 @@ public final class Sequential implements AutoCloseable {
     /** Frees the weights. Idempotent. */
     @Override
     public synchronized void close() {
-        if (!closed) {
-            closed = true;
+        if (closed) {
+            return;
+        }
+        closed = true; // new calls fail from here on
+        try {
             arena.close();
+        } catch (IllegalStateException inUse) {
+            // a call on another thread still holds the weights: keep the model usable and say so
+            closed = false;
+            throw new IllegalStateException("model is in use by another thread (a predict or session step is "
+                    + "running); close it after that call returns", inUse);
         }
     }
 

@@ -13,8 +13,8 @@ import java.util.Objects;
  * recurrent layer between steps. Each {@link #step} returns the model's output for the sequence
  * seen so far: the same numbers {@link Sequential#predict} gives for the prefix.
  *
- * <p><b>Memory.</b> All buffers are allocated once, when the session is created, in a confined
- * arena the session owns; {@link #close()} frees them. Stepping allocates nothing. The tensors
+ * <p><b>Memory.</b> All buffers are allocated once, when the session is created, in an arena the
+ * session owns; {@link #close()} frees them. Stepping allocates nothing. The tensors
  * returned by {@link #step} and {@link #state} are views of session memory: valid until the next
  * step, reset or close, and overwritten by them.
  *
@@ -61,7 +61,9 @@ public final class StreamingSession implements AutoCloseable {
                         + ") has go_backwards, which needs the whole sequence; use Sequential.predict");
             }
         }
-        this.arena = Arena.ofConfined();
+        // Shared, not confined: the step helper thread (jlstm.threads > 1) reads the session's
+        // buffers. Confinement to the owning thread is enforced by check() instead.
+        this.arena = Arena.ofShared();
         try {
             this.ctx = new ExecContext(model.backend(), model.kernels(), arena, arena);
             this.inFeatures = model.inputFeatures();
@@ -83,7 +85,8 @@ public final class StreamingSession implements AutoCloseable {
             }
             this.output = last;
             this.inputView = Tensor.wrap(input, batch, inFeatures);
-            this.outputView = Tensor.wrap(output, batch, outFeatures);
+            // read-only: when the last layer is recurrent the output is its live h
+            this.outputView = Tensor.wrap(output.asReadOnly(), batch, outFeatures);
         } catch (RuntimeException e) {
             arena.close();
             throw e;
@@ -134,6 +137,7 @@ public final class StreamingSession implements AutoCloseable {
 
     /** One time step that copies the output into {@code out} (batch × outputs values). */
     public void step(float[] x, float[] out) {
+        check();
         Objects.requireNonNull(out, "out");
         if (out.length != (long) batch * outFeatures) {
             throw new IllegalArgumentException("output array has " + out.length + " values, expected batch " + batch
@@ -205,7 +209,7 @@ public final class StreamingSession implements AutoCloseable {
                     + which);
         }
         MemorySegment s = which == 0 ? states[layer].h : states[layer].c;
-        return Tensor.wrap(s, batch, r.units);
+        return Tensor.wrap(s.asReadOnly(), batch, r.units); // a view: writes would corrupt the next step
     }
 
     private RecurrentExec recurrentLayer(int layer) {

@@ -136,6 +136,34 @@ class SequentialTest {
     }
 
     @Test
+    void heapBackedInputsWorkOnEveryBackend() {
+        for (var backend : List.of(Backends.java(), Backends.openblas())) {
+            try (Sequential model = Models.build(2, 3, backend, LstmSpec.of(5), DenseSpec.of(1, DenseActivation.LINEAR))) {
+                Tensor nativeInput = Models.random(new Random(4), 1f, 2, 6, 3);
+                Tensor heapInput = Tensor.wrap(java.lang.foreign.MemorySegment.ofArray(nativeInput.toFloatArray()), 2, 6, 3);
+                assertArrayEquals(model.predict(nativeInput).output().toFloatArray(),
+                        model.predict(heapInput).output().toFloatArray(), backend.name());
+            }
+        }
+    }
+
+    @Test
+    void closingWhileAnotherThreadPredictsKeepsTheModelUsable() throws Exception {
+        Sequential model = Models.build(2, 32, Backends.java(), LstmSpec.of(256));
+        Tensor x = Models.random(new Random(4), 1f, 8, 400, 32);
+        var running = java.util.concurrent.Executors.newSingleThreadExecutor().submit(() -> model.predict(x));
+        Thread.sleep(30);
+        try {
+            model.close();
+        } catch (IllegalStateException busy) {
+            assertTrue(busy.getMessage().contains("in use by another thread"), busy.getMessage());
+            running.get();
+            model.close(); // now it can
+        }
+        assertThrows(IllegalStateException.class, () -> model.predict(x));
+    }
+
+    @Test
     void badWeightsAndStacksAreRejected() {
         Random rnd = new Random(1);
         Map<String, Tensor> w = Map.of("kernel", Models.random(rnd, 1, 12, 32),

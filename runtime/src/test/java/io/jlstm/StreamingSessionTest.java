@@ -97,6 +97,57 @@ class StreamingSessionTest {
     }
 
     @Test
+    void eightThreadsStreamingTheirOwnSessionsMatchOneThread() throws Exception {
+        try (Sequential model = Models.build(8, 6, Backends.java(), LstmSpec.of(48).returnSequences(true),
+                GruSpec.of(24), DenseSpec.of(2, DenseActivation.TANH))) {
+            float[][] inputs = new float[8][];
+            float[][] single = new float[8][];
+            for (int i = 0; i < 8; i++) {
+                inputs[i] = Models.random(new Random(50 + i), 1f, 40 * 6).toFloatArray();
+                single[i] = stream(model, inputs[i]);
+            }
+            ExecutorService pool = Executors.newFixedThreadPool(8);
+            try {
+                List<Future<float[]>> futures = new java.util.ArrayList<>();
+                for (int i = 0; i < 8; i++) {
+                    float[] in = inputs[i];
+                    futures.add(pool.submit(() -> stream(model, in)));
+                }
+                for (int i = 0; i < 8; i++) {
+                    assertArrayEquals(single[i], futures.get(i).get(), "thread " + i);
+                }
+            } finally {
+                pool.shutdown();
+            }
+        }
+    }
+
+    /** Streams 40 steps of 6 features in a fresh session and returns every step's output. */
+    private static float[] stream(Sequential model, float[] in) {
+        float[] all = new float[40 * 2];
+        try (StreamingSession session = model.newSession(1)) {
+            float[] x = new float[6];
+            float[] out = new float[2];
+            for (int t = 0; t < 40; t++) {
+                System.arraycopy(in, t * 6, x, 0, 6);
+                session.step(x, out);
+                System.arraycopy(out, 0, all, t * 2, 2);
+            }
+        }
+        return all;
+    }
+
+    @Test
+    void returnedViewsAreReadOnly() {
+        try (Sequential model = Models.build(3, 4, Backends.java(), LstmSpec.of(6));
+             StreamingSession session = model.newSession(1)) {
+            Tensor out = session.step(new float[4]);
+            assertThrows(IllegalArgumentException.class, () -> out.setFlat(0, 1f));
+            assertThrows(IllegalArgumentException.class, () -> session.state(0, 1).setFlat(0, 1f));
+        }
+    }
+
+    @Test
     void givenStateEqualsPredictWithInitialState() {
         int features = 4;
         int units = 6;

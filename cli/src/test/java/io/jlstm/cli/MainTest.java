@@ -68,7 +68,8 @@ class MainTest {
         return model;
     }
 
-    private static void assertClose(ReferenceCase c, String what, Tensor expected, Tensor actual) {
+    private static void assertClose(ReferenceCase c, String what, Tensor expected, Tensor actual)
+            throws java.io.IOException {
         assertEquals(Arrays.toString(expected.shape()), Arrays.toString(actual.shape()), what + " shape");
         ReferenceCase.Tolerance tol = c.tolerance();
         float[] e = expected.toFloatArray();

@@ -1,11 +1,102 @@
 package io.jlstm.bench;
 
+import io.jlstm.Sequential;
 import io.jlstm.Tensor;
+import io.jlstm.backend.Backend;
+import io.jlstm.layers.LstmSpec;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Random;
 
-/** Seeded random tensors for benchmarks. */
+/**
+ * The workloads of issue 3 and the seeded random data they run on. Every engine of one workload
+ * gets the same weights (uniform(-0.1, 0.1) from {@link #SEED}) and the same input: ONNX Runtime's
+ * model is exported from the very jlstm model it is compared with.
+ *
+ * <p>Stateless; the tensors and models it returns belong to the caller.
+ */
 final class Workloads {
+
+    /** Seed of every weight and input tensor. */
+    static final long SEED = 42;
+
     private Workloads() {
+    }
+
+    /** One row of the issue's workload table. */
+    enum Workload {
+        /** Streaming: one step of batch 1, state kept. */
+        W1(1, 1, 64, 256, 1),
+        /** One request, one sequence. */
+        W2(1, 100, 128, 512, 1),
+        /** Two stacked layers, the first returning sequences. */
+        W2x2(1, 100, 128, 512, 2),
+        /** Offline scoring. */
+        W3(64, 100, 128, 512, 1),
+        /** Small sensor model. */
+        W4(1, 50, 32, 128, 1);
+
+        final int batch;
+        final int steps;
+        final int inputs;
+        final int hidden;
+        final int layers;
+
+        Workload(int batch, int steps, int inputs, int hidden, int layers) {
+            this.batch = batch;
+            this.steps = steps;
+            this.inputs = inputs;
+            this.hidden = hidden;
+            this.layers = layers;
+        }
+
+        /** Whether this workload is a streaming step rather than a whole-sequence predict. */
+        boolean streaming() {
+            return this == W1;
+        }
+
+        /**
+         * Builds the model on {@code backend}; the weights depend only on the workload and the seed.
+         */
+        Sequential model(Backend backend) {
+            Random rnd = new Random(SEED);
+            Sequential.Builder b = Sequential.builder(inputs);
+            int features = inputs;
+            for (int l = 0; l < layers; l++) {
+                LstmSpec spec = LstmSpec.of(hidden).returnSequences(l < layers - 1).withName("lstm_" + l);
+                Map<String, Tensor> w = new LinkedHashMap<>();
+                for (var e : spec.weightShapes(features).entrySet()) {
+                    w.put(e.getKey(), uniform(rnd, 0.1f, e.getValue()));
+                }
+                b.add(spec, w);
+                features = hidden;
+            }
+            return b.backend(backend).build();
+        }
+
+        /** The input of one call: [batch, steps, inputs], uniform(-1, 1). */
+        float[] input() {
+            Random rnd = new Random(SEED + 1);
+            float[] x = new float[batch * steps * inputs];
+            for (int i = 0; i < x.length; i++) {
+                x[i] = rnd.nextFloat() * 2 - 1;
+            }
+            return x;
+        }
+
+        /** Floating-point operations of one call (multiply-adds counted as 2; pointwise work left out). */
+        double flops() {
+            double f = 0;
+            int features = inputs;
+            for (int l = 0; l < layers; l++) {
+                f += 2.0 * batch * steps * (features + hidden) * 4.0 * hidden;
+                features = hidden;
+            }
+            return f;
+        }
     }
 
     static Tensor uniform(Random rnd, float scale, long... shape) {
@@ -14,5 +105,30 @@ final class Workloads {
             t.setFlat(i, (rnd.nextFloat() * 2 - 1) * scale);
         }
         return t;
+    }
+
+    /**
+     * {@code io.jlstm.onnx.OnnxExport.export(model)}: the ONNX bytes of a jlstm model, graph input
+     * "input" [batch, time, features], output "output". Reached by a method handle so that this
+     * module builds while the exporter is being written; a missing exporter fails only the ONNX
+     * Runtime trials, with this message.
+     */
+    static byte[] onnxExport(Sequential model) {
+        MethodHandle export;
+        try {
+            Class<?> cls = Class.forName("io.jlstm.onnx.OnnxExport");
+            export = MethodHandles.publicLookup().findStatic(cls, "export",
+                    MethodType.methodType(byte[].class, Sequential.class));
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("io.jlstm.onnx.OnnxExport.export(Sequential) is not in the runtime "
+                    + "module yet, so there is no ONNX model to give ONNX Runtime: " + e, e);
+        }
+        try {
+            return (byte[]) export.invokeExact(model);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
     }
 }

@@ -24,6 +24,11 @@ public final class Backends {
     private Backends() {
     }
 
+    /** Threads one product may use: the system property {@code jlstm.threads}, default 1. */
+    public static int threads() {
+        return Math.max(1, Integer.getInteger("jlstm.threads", 1));
+    }
+
     /** A backend and why it was chosen. */
     public record Selection(Backend backend, String reason) {
     }

@@ -16,6 +16,10 @@ public final class OpenBlasBackend implements Backend {
     public OpenBlasBackend(OpenBlas blas, String origin) {
         this.blas = Objects.requireNonNull(blas, "blas");
         this.origin = origin;
+        // OpenBLAS's own pool: as many threads as jlstm.threads allows (default 1). Its idle
+        // workers spin, and on a small machine a spinning worker slows every single-threaded
+        // step that follows a GEMM; more threads are an explicit choice.
+        blas.setNumThreads(Backends.threads());
     }
 
     /** The bound library. */

@@ -180,9 +180,18 @@ public final class ReferenceCase {
     }
 
     /** The forward tolerance ({@code tolerance.atol}, {@code tolerance.rtol}). */
-    public Tolerance tolerance() {
+    public Tolerance tolerance() throws ModelFormatException {
         JsonNode t = root.path("tolerance");
-        return new Tolerance(t.path("atol").asDouble(1e-5), t.path("rtol").asDouble(1e-5));
+        JsonNode atol = t.path("atol");
+        JsonNode rtol = t.path("rtol");
+        if (!atol.isNumber() || !rtol.isNumber()) {
+            throw new ModelFormatException("case " + name + ": tolerance needs numeric atol and rtol, got " + t);
+        }
+        String rule = t.path("rule").asText("");
+        if (!rule.isEmpty() && !rule.replace(" ", "").startsWith("|actual-expected|<=atol+rtol*|expected|")) {
+            throw new ModelFormatException("case " + name + ": unknown tolerance rule '" + rule + "'");
+        }
+        return new Tolerance(atol.asDouble(), rtol.asDouble());
     }
 
     private long[] shape(JsonNode s, String what) throws ModelFormatException {

@@ -27,7 +27,7 @@ public final class LayerConfigs {
             "recurrent_initializer", "bias_initializer", "kernel_regularizer", "recurrent_regularizer",
             "bias_regularizer", "activity_regularizer", "kernel_constraint", "recurrent_constraint",
             "bias_constraint", "dropout", "recurrent_dropout", "trainable", "dtype", "unroll", "seed",
-            "implementation", "time_major");
+            "implementation");
 
     private LayerConfigs() {
     }
@@ -80,7 +80,7 @@ public final class LayerConfigs {
         return switch (type) {
             case "LSTM" -> {
                 check(o, where, Set.of("type", "name", "units", "activation", "recurrent_activation", "use_bias",
-                        "return_sequences", "return_state", "go_backwards", "stateful"));
+                        "return_sequences", "return_state", "go_backwards", "stateful", "time_major"));
                 noStateful(o, where);
                 yield new LstmSpec(name, intValue(o, "units", where), act(o, "activation", "tanh", where),
                         act(o, "recurrent_activation", "sigmoid", where), bool(o, "use_bias", true, where),
@@ -89,7 +89,7 @@ public final class LayerConfigs {
             }
             case "GRU" -> {
                 check(o, where, Set.of("type", "name", "units", "activation", "recurrent_activation", "use_bias",
-                        "return_sequences", "return_state", "go_backwards", "reset_after", "stateful"));
+                        "return_sequences", "return_state", "go_backwards", "reset_after", "stateful", "time_major"));
                 noStateful(o, where);
                 yield new GruSpec(name, intValue(o, "units", where), act(o, "activation", "tanh", where),
                         act(o, "recurrent_activation", "sigmoid", where), bool(o, "use_bias", true, where),
@@ -147,6 +147,10 @@ public final class LayerConfigs {
         if (bool(o, "stateful", false, where)) {
             throw new IllegalArgumentException(where + ": stateful=true is not supported in a model file "
                     + "(keep state across calls with a StreamingSession instead)");
+        }
+        if (bool(o, "time_major", false, where)) {
+            throw new IllegalArgumentException(where + ": time_major=true is not supported (inputs are "
+                    + "[batch, time, features])");
         }
     }
 

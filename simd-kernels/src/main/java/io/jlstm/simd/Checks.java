@@ -83,6 +83,29 @@ final class Checks {
         fits("y", y, yOff, trans ? n : m);
     }
 
+    static void packPanels(int panel, int k, int n, MemorySegment b, long bOff, int ldb, MemorySegment dst, long dstOff) {
+        nonNegative("k", k);
+        nonNegative("n", n);
+        leadingDimension("ldb", ldb, n, "n");
+        fitsMatrix("b", b, bOff, k, n, ldb);
+        long panels = (n + (long) panel - 1) / panel;
+        fits("dst", dst, dstOff, panels * panel * k);
+    }
+
+    static void gemvPacked(int panel, int k, int n, MemorySegment packed, long pOff, MemorySegment x, long xOff,
+                           MemorySegment y, long yOff, int j0, int j1) {
+        nonNegative("k", k);
+        nonNegative("n", n);
+        if (j0 < 0 || j0 > j1 || j1 > n || j0 % panel != 0) {
+            throw new IllegalArgumentException("column range [" + j0 + ", " + j1 + ") must lie in [0, " + n
+                    + "] and start at a multiple of the panel width " + panel);
+        }
+        long panels = (n + (long) panel - 1) / panel;
+        fits("packed", packed, pOff, panels * panel * k);
+        fits("x", x, xOff, k);
+        fits("y", y, yOff, n);
+    }
+
     static void sgemm(boolean transA, boolean transB, int m, int n, int k,
                       MemorySegment a, long aOff, int lda, MemorySegment b, long bOff, int ldb,
                       MemorySegment c, long cOff, int ldc) {

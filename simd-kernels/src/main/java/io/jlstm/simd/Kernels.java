@@ -109,6 +109,38 @@ public interface Kernels {
               MemorySegment x, long xOff, float beta, MemorySegment y, long yOff);
 
     /**
+     * Width, in floats, of one column panel of a matrix packed by {@link #packPanels}. Fixed for
+     * an implementation; a matrix must be packed and used by the same implementation.
+     */
+    int panelWidth();
+
+    /** Floats a {@code k x n} matrix takes once packed: {@code k * ceil(n / panelWidth) * panelWidth}. */
+    default long packedSize(int k, int n) {
+        Checks.nonNegative("k", k);
+        Checks.nonNegative("n", n);
+        long panels = (n + (long) panelWidth() - 1) / panelWidth();
+        return panels * panelWidth() * k;
+    }
+
+    /**
+     * Packs the row-major {@code k x n} matrix B (leading dimension {@code ldb}) into column
+     * panels for {@link #gemvPacked}: panel p holds columns {@code [p*P, p*P + P)} of every row,
+     * row after row ({@code P = panelWidth()}), zero-padded past column n. Done once, at load:
+     * the batch-1 step then streams the weights contiguously, with its accumulators in registers.
+     */
+    void packPanels(int k, int n, MemorySegment b, long bOff, int ldb, MemorySegment dst, long dstOff);
+
+    /**
+     * Accumulates {@code y[j] += sum_p x[p] * B[p][j]} for the columns {@code j0 <= j < j1} of a
+     * matrix packed by {@link #packPanels} (k rows, n columns): the product {@code x * B} of a
+     * row vector, restricted to a column range so that threads can split it. {@code j0} must be a
+     * multiple of {@link #panelWidth()} and {@code 0 <= j0 <= j1 <= n}. {@code y} holds n floats
+     * from {@code yOff}; only the columns in range are touched.
+     */
+    void gemvPacked(int k, int n, MemorySegment packed, long pOff, MemorySegment x, long xOff,
+                    MemorySegment y, long yOff, int j0, int j1);
+
+    /**
      * Computes {@code C = alpha * op(A) * op(B) + beta * C}, all row-major. op(A) is
      * {@code m x k}, op(B) is {@code k x n}, C is {@code m x n}. A is stored {@code m x k}
      * ({@code lda >= k}) or, if {@code transA}, {@code k x m} ({@code lda >= m}); B is stored

@@ -228,4 +228,48 @@ final class ScalarKernels implements Kernels {
             h.setAtIndex(F, hOff + j, Math.fma(z, h.getAtIndex(F, hOff + j), (1f - z) * hh));
         }
     }
+
+    /** Panel width of the scalar twin: any width works; 64 keeps the packed layout comparable. */
+    static final int PANEL = 64;
+
+    @Override
+    public int panelWidth() {
+        return PANEL;
+    }
+
+    @Override
+    public void packPanels(int k, int n, MemorySegment b, long bOff, int ldb, MemorySegment dst, long dstOff) {
+        Checks.packPanels(PANEL, k, n, b, bOff, ldb, dst, dstOff);
+        pack(PANEL, k, n, b, bOff, ldb, dst, dstOff);
+    }
+
+    /** The packing both implementations share; only the panel width differs. */
+    static void pack(int panel, int k, int n, MemorySegment b, long bOff, int ldb, MemorySegment dst, long dstOff) {
+        long panels = (n + (long) panel - 1) / panel;
+        long out = dstOff;
+        for (long p = 0; p < panels; p++) {
+            for (int r = 0; r < k; r++) {
+                long row = bOff + (long) r * ldb;
+                for (int j = 0; j < panel; j++) {
+                    long col = p * panel + j;
+                    dst.setAtIndex(F, out++, col < n ? b.getAtIndex(F, row + col) : 0f);
+                }
+            }
+        }
+    }
+
+    @Override
+    public void gemvPacked(int k, int n, MemorySegment packed, long pOff, MemorySegment x, long xOff,
+                           MemorySegment y, long yOff, int j0, int j1) {
+        Checks.gemvPacked(PANEL, k, n, packed, pOff, x, xOff, y, yOff, j0, j1);
+        for (int j = j0; j < j1; j++) {
+            int p = j / PANEL;
+            long col = pOff + (long) p * PANEL * k + (j - (long) p * PANEL);
+            float sum = 0f;
+            for (int r = 0; r < k; r++) {
+                sum = Math.fma(x.getAtIndex(F, xOff + r), packed.getAtIndex(F, col + (long) r * PANEL), sum);
+            }
+            y.setAtIndex(F, yOff + j, y.getAtIndex(F, yOff + j) + sum);
+        }
+    }
 }

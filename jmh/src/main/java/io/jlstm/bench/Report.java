@@ -1,0 +1,440 @@
+package io.jlstm.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.jlstm.bench.Workloads.Workload;
+import java.awt.BasicStroke;
+import java.awt.Color;
+import java.awt.Font;
+import java.awt.FontMetrics;
+import java.awt.Graphics2D;
+import java.awt.RenderingHints;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDate;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import javax.imageio.ImageIO;
+
+/**
+ * Turns a JMH JSON result file of {@link WorkloadBenchmark} and {@link RooflineBenchmark} into a
+ * markdown table (jlstm vs ONNX Runtime per workload and thread count, with issue 3's target
+ * ratios) and a PNG bar chart of the same ratios. Runs headless.
+ *
+ * <pre>
+ * java -cp jmh/target/classes:$(cat jmh/target/classpath.txt) io.jlstm.bench.Report results.json OUT_DIR
+ * </pre>
+ * writes {@code OUT_DIR/results.md} and {@code OUT_DIR/results.png}. Missing trials (a failed
+ * engine, a filtered run) show as "—" and are left out of the chart.
+ */
+public final class Report {
+
+    static final String JAVA = "jlstm-java";
+    static final String OPENBLAS = "jlstm-openblas";
+    static final String ORT = "onnxruntime";
+    static final List<String> ENGINES = List.of(JAVA, OPENBLAS, ORT);
+
+    /** One JMH result: time per op in microseconds, and bytes allocated per op when -prof gc ran. */
+    record Trial(String benchmark, Map<String, String> params, double micros, double errorMicros, Double bytesPerOp) {
+        String param(String name) {
+            return params.getOrDefault(name, "");
+        }
+    }
+
+    /** One row of the table: a workload at a thread count, time per engine in µs. */
+    record Row(Workload workload, int threads, Map<String, Double> micros, Map<String, Double> bytesPerOp) {
+        Optional<Map.Entry<String, Double>> bestJlstm() {
+            return micros.entrySet().stream().filter(e -> !e.getKey().equals(ORT))
+                    .min(Map.Entry.comparingByValue());
+        }
+
+        Double ort() {
+            return micros.get(ORT);
+        }
+
+        Double ratio() {
+            return bestJlstm().isPresent() && ort() != null ? bestJlstm().get().getValue() / ort() : null;
+        }
+    }
+
+    private Report() {
+    }
+
+    public static void main(String[] args) throws IOException {
+        System.setProperty("java.awt.headless", "true");
+        if (args.length != 2) {
+            System.err.println("usage: Report RESULTS.json OUT_DIR");
+            System.exit(2);
+        }
+        List<Trial> trials = read(Path.of(args[0]));
+        Path out = Path.of(args[1]);
+        Files.createDirectories(out);
+        String machine = machine();
+        String date = LocalDate.now().toString();
+        List<Row> rows = rows(trials);
+        Files.writeString(out.resolve("results.md"), markdown(rows, trials, machine, date, jdk(args[0])));
+        ImageIO.write(chart(rows, "jlstm vs ONNX Runtime, time per call (ONNX Runtime = 1.0) — " + machine + ", " + date),
+                "png", out.resolve("results.png").toFile());
+        System.out.println("wrote " + out.resolve("results.md") + " and " + out.resolve("results.png"));
+    }
+
+    // ------------------------------------------------------------------ reading
+
+    static List<Trial> read(Path json) throws IOException {
+        JsonNode root = new ObjectMapper().readTree(json.toFile());
+        List<Trial> trials = new ArrayList<>();
+        for (JsonNode n : root) {
+            String bench = n.path("benchmark").asText();
+            Map<String, String> params = new TreeMap<>();
+            n.path("params").properties().forEach(e -> params.put(e.getKey(), e.getValue().asText()));
+            JsonNode pm = n.path("primaryMetric");
+            double scale = toMicros(pm.path("scoreUnit").asText());
+            double err = pm.path("scoreError").asDouble(Double.NaN);
+            JsonNode gc = n.path("secondaryMetrics").path("gc.alloc.rate.norm");
+            Double bytes = gc.isMissingNode() ? null : gc.path("score").asDouble();
+            trials.add(new Trial(bench.substring(bench.lastIndexOf('.', bench.lastIndexOf('.') - 1) + 1), params,
+                    pm.path("score").asDouble() * scale, err * scale, bytes));
+        }
+        return trials;
+    }
+
+    private static double toMicros(String unit) {
+        return switch (unit) {
+            case "ns/op" -> 1e-3;
+            case "us/op" -> 1;
+            case "ms/op" -> 1e3;
+            case "s/op" -> 1e6;
+            default -> throw new IllegalArgumentException("unexpected JMH unit " + unit + " (run in AverageTime mode)");
+        };
+    }
+
+    static List<Row> rows(List<Trial> trials) {
+        Map<String, Row> rows = new LinkedHashMap<>();
+        for (Workload w : Workload.values()) {
+            for (int t = 1; t <= 2; t++) {
+                rows.put(w.name() + "/" + t, new Row(w, t, new LinkedHashMap<>(), new LinkedHashMap<>()));
+            }
+        }
+        for (Trial tr : trials) {
+            if (!tr.benchmark().equals("WorkloadBenchmark.run")) {
+                continue;
+            }
+            Row r = rows.get(tr.param("workload") + "/" + tr.param("threads"));
+            if (r != null) {
+                r.micros().put(tr.param("engine"), tr.micros());
+                if (tr.bytesPerOp() != null) {
+                    r.bytesPerOp().put(tr.param("engine"), tr.bytesPerOp());
+                }
+            }
+        }
+        return rows.values().stream().filter(r -> !r.micros().isEmpty()).toList();
+    }
+
+    /** Issue 3's target for best-jlstm / ONNX Runtime time at equal threads. */
+    static double target(Workload w, int threads) {
+        return switch (w) {
+            case W1 -> threads == 1 ? 0.55 : 0.45;
+            case W2, W2x2 -> threads == 1 ? 0.85 : 0.95;
+            case W3 -> 1.0;
+            case W4 -> 0.6;
+        };
+    }
+
+    // ------------------------------------------------------------------ markdown
+
+    static String markdown(List<Row> rows, List<Trial> trials, String machine, String date, String jdk) {
+        StringBuilder md = new StringBuilder();
+        md.append("## jlstm vs ONNX Runtime (").append(date).append(")\n\n");
+        md.append("Machine: ").append(machine).append("; ").append(jdk)
+                .append("; ONNX Runtime 1.22.0 (Java, CPU). Time per call, JMH average time (one fork). ")
+                .append("W1 is one streaming step; the others one predict of the whole input.\n\n");
+        md.append("| workload | threads | jlstm-java | jlstm-openblas | onnxruntime | best jlstm / onnxruntime | target | met |\n");
+        md.append("|---|---:|---:|---:|---:|---:|---:|---|\n");
+        for (Row r : rows) {
+            Double ratio = r.ratio();
+            double target = target(r.workload(), r.threads());
+            md.append("| ").append(r.workload()).append(" | ").append(r.threads());
+            for (String e : ENGINES) {
+                md.append(" | ").append(time(r.micros().get(e)));
+            }
+            md.append(" | ").append(ratio == null ? "—" : String.format(Locale.ROOT, "%.2f× (%s)", ratio,
+                    r.bestJlstm().get().getKey().substring("jlstm-".length())));
+            md.append(" | ≤ ").append(String.format(Locale.ROOT, "%.2f×", target));
+            md.append(" | ").append(ratio == null ? "—" : ratio <= target ? "yes" : "no").append(" |\n");
+        }
+
+        md.append("\nTwo threads never slower than one (best jlstm engine at each count):\n\n");
+        md.append("| workload | 1 thread | 2 threads | met |\n|---|---:|---:|---|\n");
+        for (Workload w : Workload.values()) {
+            Optional<Row> one = rows.stream().filter(r -> r.workload() == w && r.threads() == 1).findFirst();
+            Optional<Row> two = rows.stream().filter(r -> r.workload() == w && r.threads() == 2).findFirst();
+            if (one.isEmpty() || two.isEmpty() || one.get().bestJlstm().isEmpty() || two.get().bestJlstm().isEmpty()) {
+                continue;
+            }
+            double t1 = one.get().bestJlstm().get().getValue();
+            double t2 = two.get().bestJlstm().get().getValue();
+            md.append("| ").append(w).append(" | ").append(time(t1)).append(" | ").append(time(t2))
+                    .append(" | ").append(t2 <= t1 ? "yes" : "no").append(" |\n");
+        }
+
+        List<String> alloc = new ArrayList<>();
+        for (Row r : rows) {
+            if (r.workload() == Workload.W1) {
+                for (String e : List.of(JAVA, OPENBLAS)) {
+                    Double b = r.bytesPerOp().get(e);
+                    if (b != null) {
+                        alloc.add(String.format(Locale.ROOT, "%s %d thread%s: %.1f B/op", e, r.threads(),
+                                r.threads() == 1 ? "" : "s", b));
+                    }
+                }
+            }
+        }
+        if (!alloc.isEmpty()) {
+            md.append("\nW1 allocation (`-prof gc`, target 0 B/op): ").append(String.join("; ", alloc)).append(".\n");
+        }
+
+        md.append(roofline(rows, trials));
+        md.append("\nNotes: ONNX Runtime runs W1 as a sequence of length 1 from zero state (the exported graph ")
+                .append("has no state inputs): the same arithmetic per step, the state is not carried. ")
+                .append("The java backend reads `jlstm.threads` only once the runtime supports it; until then its ")
+                .append("2-thread rows run on one thread. Ratios come from one run on a shared machine: treat ")
+                .append("differences under ~5 % as noise.\n");
+        return md.toString();
+    }
+
+    /** The ceilings of this machine, measured in the same run, and how close W1, W2 and W3 come. */
+    static String roofline(List<Row> rows, List<Trial> trials) {
+        Map<Integer, Double> sgemmGflops = new TreeMap<>();
+        Map<Integer, Double> blasGemvGbs = new TreeMap<>();
+        Double javaGemvGbs = null;
+        double gemvBytes = (double) RooflineBenchmark.GEMV_ROWS * RooflineBenchmark.GEMV_COLS * Float.BYTES;
+        double n = RooflineBenchmark.GEMM_N;
+        for (Trial t : trials) {
+            switch (t.benchmark()) {
+                case "RooflineBenchmark.sgemm2048" ->
+                        sgemmGflops.put(Integer.parseInt(t.param("threads")), 2 * n * n * n / (t.micros() * 1e3));
+                case "RooflineBenchmark.openblasGemv4MB" ->
+                        blasGemvGbs.put(Integer.parseInt(t.param("threads")), gemvBytes / (t.micros() * 1e3));
+                case "RooflineBenchmark.javaGemv4MB" -> javaGemvGbs = gemvBytes / (t.micros() * 1e3);
+                default -> {
+                }
+            }
+        }
+        if (sgemmGflops.isEmpty() && blasGemvGbs.isEmpty() && javaGemvGbs == null) {
+            return "";
+        }
+        StringBuilder md = new StringBuilder("\nRoofline, measured in the same run:\n\n");
+        sgemmGflops.forEach((t, g) -> md.append(String.format(Locale.ROOT,
+                "- OpenBLAS sgemm 2048³, %d thread%s: %.1f GFLOP/s%n", t, t == 1 ? "" : "s", g)));
+        if (javaGemvGbs != null) {
+            md.append(String.format(Locale.ROOT, "- Java kernel gemv (transposed) over 4 MiB, 1 thread: %.1f GB/s%n",
+                    javaGemvGbs));
+        }
+        blasGemvGbs.forEach((t, g) -> md.append(String.format(Locale.ROOT,
+                "- OpenBLAS sgemv (transposed) over 4 MiB, %d thread%s: %.1f GB/s%n", t, t == 1 ? "" : "s", g)));
+        if (rows.stream().anyMatch(r -> r.workload() != Workload.W4 && r.bestJlstm().isPresent())) {
+            md.append("\n| workload | threads | best jlstm | achieved | ceiling | fraction |\n|---|---:|---|---:|---:|---:|\n");
+        }
+        for (Row r : rows) {
+            if (r.bestJlstm().isEmpty()) {
+                continue;
+            }
+            Map.Entry<String, Double> best = r.bestJlstm().get();
+            Workload w = r.workload();
+            double seconds = best.getValue() * 1e-6;
+            if (w == Workload.W3) {
+                Double ceiling = sgemmGflops.get(r.threads());
+                double g = w.flops() / seconds / 1e9;
+                md.append(String.format(Locale.ROOT, "| W3 | %d | %s | %.1f GFLOP/s | %s | %s (target ≥ 90 %%) |%n",
+                        r.threads(), best.getKey(), g, ceiling == null ? "—" : String.format(Locale.ROOT,
+                                "%.1f GFLOP/s (sgemm)", ceiling),
+                        ceiling == null ? "—" : String.format(Locale.ROOT, "%.0f %%", 100 * g / ceiling)));
+            } else if (w == Workload.W1 || w == Workload.W2 || w == Workload.W2x2) {
+                // The best gemv measured at no more threads than the row uses.
+                Double ceiling = javaGemvGbs;
+                String ceilingName = "java gemv";
+                for (var e : blasGemvGbs.entrySet()) {
+                    if (e.getKey() <= r.threads() && (ceiling == null || e.getValue() > ceiling)) {
+                        ceiling = e.getValue();
+                        ceilingName = "OpenBLAS sgemv, " + e.getKey() + "t";
+                    }
+                }
+                double gbs = weightBytes(w) / seconds / 1e9;
+                md.append(String.format(Locale.ROOT, "| %s | %d | %s | %.1f GB/s of weights | %s | %s |%n",
+                        w, r.threads(), best.getKey(), gbs, ceiling == null ? "—" : String.format(Locale.ROOT,
+                                "%.1f GB/s (%s)", ceiling, ceilingName),
+                        ceiling == null ? "—" : String.format(Locale.ROOT, "%.0f %%", 100 * gbs / ceiling)));
+            }
+        }
+        md.append("\nW1, W2 and W2x2 count the weight bytes one call must read (recurrent kernel every step, ")
+                .append("input kernel once per call); W3 counts 2·B·T·(I+H)·4H flops per layer.\n");
+        return md.toString();
+    }
+
+    /** Weight bytes one call reads: the input kernel once, the recurrent kernel once per step, per layer. */
+    static double weightBytes(Workload w) {
+        double bytes = 0;
+        int features = w.inputs;
+        for (int l = 0; l < w.layers; l++) {
+            bytes += 4.0 * Float.BYTES * w.hidden * (features + (double) w.steps * w.hidden);
+            features = w.hidden;
+        }
+        return bytes;
+    }
+
+    static String time(Double micros) {
+        if (micros == null) {
+            return "—";
+        }
+        if (micros >= 1000) {
+            return String.format(Locale.ROOT, "%.2f ms", micros / 1000);
+        }
+        return String.format(Locale.ROOT, micros >= 100 ? "%.0f µs" : "%.1f µs", micros);
+    }
+
+    // ------------------------------------------------------------------ chart
+
+    private static final Color[] COLORS = {new Color(0x3b6fb6), new Color(0x48a868), new Color(0x999999)};
+
+    /**
+     * Grouped bars per (workload, threads), each engine's time divided by ONNX Runtime's, on a
+     * log scale (the engines differ by orders of magnitude while work is in progress); a red dash
+     * marks the target ratio. Below the 1.0 line means faster than ONNX Runtime.
+     */
+    static BufferedImage chart(List<Row> rows, String title) {
+        List<Row> shown = rows.stream().filter(r -> r.ort() != null).toList();
+        int width = Math.max(900, 110 * shown.size() + 140);
+        int height = 560;
+        int left = 70;
+        int right = 20;
+        int top = 70;
+        int bottom = 80;
+        BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = img.createGraphics();
+        g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
+        g.setRenderingHint(RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
+        g.setColor(Color.WHITE);
+        g.fillRect(0, 0, width, height);
+        g.setColor(Color.BLACK);
+        g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 15));
+        g.drawString(title, left, 28);
+        g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
+        g.drawString("log scale; below 1.0 = faster than ONNX Runtime; red dash = issue 3 target", left, 48);
+
+        double lo = 0.1;
+        double hi = 10;
+        for (Row r : shown) {
+            for (Double v : r.micros().values()) {
+                double ratio = v / r.ort();
+                lo = Math.min(lo, ratio);
+                hi = Math.max(hi, ratio);
+            }
+        }
+        double logLo = Math.floor(Math.log10(lo));
+        double logHi = Math.ceil(Math.log10(hi));
+        int plotH = height - top - bottom;
+        int plotW = width - left - right;
+        java.util.function.DoubleToIntFunction y =
+                v -> top + (int) Math.round(plotH * (logHi - Math.log10(v)) / (logHi - logLo));
+
+        for (int e = (int) logLo; e <= (int) logHi; e++) {
+            double v = Math.pow(10, e);
+            int yy = y.applyAsInt(v);
+            g.setColor(e == 0 ? Color.BLACK : new Color(0xdddddd));
+            g.setStroke(new BasicStroke(e == 0 ? 1.5f : 1f));
+            g.drawLine(left, yy, width - right, yy);
+            g.setColor(Color.BLACK);
+            String label = e >= 0 ? String.format(Locale.ROOT, "%.0f", v) : String.format(Locale.ROOT, "%." + (-e) + "f", v);
+            g.drawString(label + "×", left - 8 - g.getFontMetrics().stringWidth(label + "×"), yy + 4);
+        }
+
+        int groups = Math.max(1, shown.size());
+        double groupW = (double) plotW / groups;
+        int barW = (int) Math.min(28, (groupW - 16) / ENGINES.size());
+        FontMetrics fm = g.getFontMetrics();
+        for (int i = 0; i < shown.size(); i++) {
+            Row r = shown.get(i);
+            int x0 = left + (int) (i * groupW + (groupW - barW * ENGINES.size()) / 2);
+            int base = y.applyAsInt(Math.pow(10, logLo));
+            for (int e = 0; e < ENGINES.size(); e++) {
+                Double v = r.micros().get(ENGINES.get(e));
+                if (v == null) {
+                    continue;
+                }
+                double ratio = v / r.ort();
+                int yy = y.applyAsInt(ratio);
+                g.setColor(COLORS[e]);
+                g.fillRect(x0 + e * barW, yy, barW - 2, base - yy);
+                if (e < 2) {
+                    g.setColor(Color.BLACK);
+                    g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 10));
+                    String s = ratio >= 10 ? String.format(Locale.ROOT, "%.0f", ratio) : String.format(Locale.ROOT, "%.2f", ratio);
+                    g.drawString(s, x0 + e * barW + (barW - 2 - g.getFontMetrics().stringWidth(s)) / 2, yy - 3);
+                }
+            }
+            int ty = y.applyAsInt(target(r.workload(), r.threads()));
+            g.setColor(Color.RED);
+            g.setStroke(new BasicStroke(2.5f));
+            g.drawLine(x0 - 4, ty, x0 + barW * ENGINES.size() + 2, ty);
+            g.setColor(Color.BLACK);
+            g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
+            fm = g.getFontMetrics();
+            String l1 = r.workload() + " · " + r.threads() + "t";
+            String l2 = "ORT " + time(r.ort());
+            int cx = left + (int) (i * groupW + groupW / 2);
+            g.drawString(l1, cx - fm.stringWidth(l1) / 2, height - bottom + 18);
+            g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 10));
+            g.drawString(l2, cx - g.getFontMetrics().stringWidth(l2) / 2, height - bottom + 32);
+        }
+
+        g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
+        int lx = left;
+        int ly = height - 22;
+        for (int e = 0; e < ENGINES.size(); e++) {
+            g.setColor(COLORS[e]);
+            g.fillRect(lx, ly - 10, 12, 12);
+            g.setColor(Color.BLACK);
+            g.drawString(ENGINES.get(e), lx + 16, ly);
+            lx += 30 + g.getFontMetrics().stringWidth(ENGINES.get(e));
+        }
+        g.dispose();
+        return img;
+    }
+
+    // ------------------------------------------------------------------ machine
+
+    static String machine() {
+        String cpu = "unknown CPU";
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
+                if (line.startsWith("model name")) {
+                    cpu = line.substring(line.indexOf(':') + 1).trim().replaceAll("\\s+", " ");
+                    break;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // Not Linux, or not readable: the name is only a label.
+        }
+        int cores = Runtime.getRuntime().availableProcessors();
+        return cpu + ", " + cores + " CPU" + (cores == 1 ? "" : "s");
+    }
+
+    private static String jdk(String json) {
+        try {
+            JsonNode root = new ObjectMapper().readTree(Path.of(json).toFile());
+            if (root.size() > 0) {
+                return "JDK " + root.get(0).path("jdkVersion").asText() + ", JMH " + root.get(0).path("jmhVersion").asText();
+            }
+        } catch (IOException e) {
+            // Fall through: the label is optional.
+        }
+        return "JDK " + Runtime.version();
+    }
+}

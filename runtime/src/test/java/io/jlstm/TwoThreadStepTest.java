@@ -1,0 +1,66 @@
+package io.jlstm;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * With {@code -Djlstm.threads=2} the batch-1 recurrent product is split across two threads; the
+ * numbers must be exactly those of one thread (each column is summed by one thread in the same
+ * order). The property is read once per JVM, so the two-thread run is a child JVM.
+ */
+class TwoThreadStepTest {
+
+    /** Prints the outputs of a fixed model and input, one float's bits per line. */
+    public static void main(String[] args) {
+        try (Sequential model = Models.build(3, 64, io.jlstm.backend.Backends.java(),
+                io.jlstm.layers.LstmSpec.of(256).returnSequences(true),
+                io.jlstm.layers.GruSpec.of(192).resetAfter(false).returnSequences(true),
+                io.jlstm.layers.GruSpec.of(160));
+             StreamingSession session = model.newSession(1)) {
+            Tensor x = Models.random(new java.util.Random(9), 1f, 1, 30, 64);
+            StringBuilder sb = new StringBuilder();
+            for (float v : model.predict(x).output().toFloatArray()) {
+                sb.append(Float.floatToRawIntBits(v)).append('\n');
+            }
+            float[] step = new float[64];
+            float[] out = new float[160];
+            for (int t = 0; t < 30; t++) {
+                for (int f = 0; f < 64; f++) {
+                    step[f] = x.get(0, t, f);
+                }
+                session.step(step, out);
+            }
+            for (float v : out) {
+                sb.append(Float.floatToRawIntBits(v)).append('\n');
+            }
+            System.out.print(sb);
+        }
+    }
+
+    private static String run(int threads) throws IOException, InterruptedException {
+        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+        List<String> cmd = new ArrayList<>(List.of(java.toString(), "--add-modules", "jdk.incubator.vector",
+                "--enable-native-access=ALL-UNNAMED", "-Djlstm.threads=" + threads,
+                "-Djlstm.backend=java", "-cp", System.getProperty("java.class.path"), TwoThreadStepTest.class.getName()));
+        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "child JVM did not finish");
+        assertEquals(0, p.exitValue(), "child JVM failed");
+        return out;
+    }
+
+    @Test
+    void twoThreadsGiveBitIdenticalResults() throws Exception {
+        String one = run(1);
+        String two = run(2);
+        assertEquals(30 * 160 / 30 + 160, one.lines().count(), "one output row plus the streamed state");
+        assertEquals(one, two);
+    }
+}
