@@ -12,6 +12,7 @@ import io.jlstm.backend.Backend;
 import io.jlstm.backend.Backends;
 import io.jlstm.backend.OpenBlasBackend;
 import io.jlstm.bench.Workloads.Workload;
+import io.jlstm.onnx.OnnxExport;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
@@ -94,7 +95,7 @@ public class WorkloadBenchmark {
                 // The weights come from the jlstm model, so both engines hold the same numbers.
                 byte[] onnx;
                 try (Sequential source = w.model(Backends.byName("java").backend())) {
-                    onnx = Workloads.onnxExport(source);
+                    onnx = OnnxExport.export(source);
                 }
                 env = OrtEnvironment.getEnvironment();
                 try (OrtSession.SessionOptions opts = new OrtSession.SessionOptions()) {

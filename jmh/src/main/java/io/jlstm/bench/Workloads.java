@@ -4,9 +4,6 @@ import io.jlstm.Sequential;
 import io.jlstm.Tensor;
 import io.jlstm.backend.Backend;
 import io.jlstm.layers.LstmSpec;
-import java.lang.invoke.MethodHandle;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.MethodType;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
@@ -105,30 +102,5 @@ final class Workloads {
             t.setFlat(i, (rnd.nextFloat() * 2 - 1) * scale);
         }
         return t;
-    }
-
-    /**
-     * {@code io.jlstm.onnx.OnnxExport.export(model)}: the ONNX bytes of a jlstm model, graph input
-     * "input" [batch, time, features], output "output". Reached by a method handle so that this
-     * module builds while the exporter is being written; a missing exporter fails only the ONNX
-     * Runtime trials, with this message.
-     */
-    static byte[] onnxExport(Sequential model) {
-        MethodHandle export;
-        try {
-            Class<?> cls = Class.forName("io.jlstm.onnx.OnnxExport");
-            export = MethodHandles.publicLookup().findStatic(cls, "export",
-                    MethodType.methodType(byte[].class, Sequential.class));
-        } catch (ReflectiveOperationException e) {
-            throw new IllegalStateException("io.jlstm.onnx.OnnxExport.export(Sequential) is not in the runtime "
-                    + "module yet, so there is no ONNX model to give ONNX Runtime: " + e, e);
-        }
-        try {
-            return (byte[]) export.invokeExact(model);
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
     }
 }

@@ -21,7 +21,7 @@ import java.util.regex.Pattern;
  * CSV files of numbers: one row per line, cells separated by commas (no quoting).
  *
  * <p>Reading skips blank lines and lines whose first non-blank character is {@code '#'}; the
- * first remaining line is a header, and skipped, when any of its cells is not a number. Cells
+ * first remaining line is a header, and skipped, when none of its cells is a number. Cells
  * are decimal numbers ({@code 1}, {@code -2.5}, {@code 3e-7}) or NaN/infinity as Java and
  * Python write them ({@code NaN}, {@code nan}, {@code Infinity}, {@code -inf}); spaces around
  * cells are ignored. Every row must have the same number of cells. The result is a rank-2
@@ -76,7 +76,9 @@ public final class Csv {
                 String[] cells = line.split(",", -1);
                 if (first) {
                     first = false;
-                    if (!Arrays.stream(cells).allMatch(Csv::isNumber)) {
+                    // A header has no number in it; a first row with some numbers and one typo is
+                    // data with a bad cell (reported below), not a header to drop silently.
+                    if (Arrays.stream(cells).noneMatch(Csv::isNumber)) {
                         headerColumns = cells.length;
                         headerLine = lineNumber;
                         continue;

@@ -60,6 +60,13 @@ class CsvTest {
     }
 
     @Test
+    void aFirstRowWithATypoIsAnErrorNotAHeader() throws IOException {
+        Path f = text("0.1,O.2\n0.3,0.4\n");
+        ModelFormatException e = assertThrows(ModelFormatException.class, () -> Csv.read(f));
+        assertTrue(e.getMessage().contains("O.2"), e.getMessage());
+    }
+
+    @Test
     void headerWithAnotherColumnCountIsRejected() throws IOException {
         Path f = text("a,b\n1,2,3\n");
         ModelFormatException e = assertThrows(ModelFormatException.class, () -> Csv.read(f));
