@@ -38,13 +38,17 @@ final class RecurrentExec extends LayerExec {
     final MemorySegment packedCandidate;
     /** The kernels the packed weights were packed for (the panel width is theirs). */
     final Kernels packedFor;
+    /** Whether the packed copies are bfloat16 (else float32). */
+    final boolean bf16;
+    /** The input kernel packed for a single input row (a streaming batch-1 step). */
+    final MemorySegment packedInput;
 
     /**
      * Binds the weights; {@code arena} (the model's) receives the packed copy of the recurrent
      * kernel that batch-1 steps stream.
      */
     RecurrentExec(RecurrentSpec spec, int inputFeatures, MemorySegment kernel, MemorySegment recurrentKernel,
-                  MemorySegment bias, Kernels kernels, java.lang.foreign.Arena arena) {
+                  MemorySegment bias, Kernels kernels, java.lang.foreign.Arena arena, WeightPrecision precision) {
         super((io.jlstm.layers.LayerSpec) spec, inputFeatures);
         this.rspec = spec;
         this.units = spec.units();
@@ -56,15 +60,11 @@ final class RecurrentExec extends LayerExec {
         this.candidateKernel = lstm || resetAfter ? null
                 : recurrentKernel.asSlice(2L * units * Float.BYTES);
         this.packedFor = kernels;
+        this.bf16 = precision == WeightPrecision.BF16;
         int firstCols = lstm || resetAfter ? width : 2 * units;
-        this.packedRecurrent = arena.allocate(kernels.packedSize(units, firstCols) * Float.BYTES, 64);
-        kernels.packPanels(units, firstCols, recurrentKernel, 0, width, packedRecurrent, 0);
-        if (candidateKernel != null) {
-            this.packedCandidate = arena.allocate(kernels.packedSize(units, units) * Float.BYTES, 64);
-            kernels.packPanels(units, units, recurrentKernel, 2L * units, width, packedCandidate, 0);
-        } else {
-            this.packedCandidate = null;
-        }
+        this.packedRecurrent = pack(kernels, arena, units, firstCols, recurrentKernel, 0);
+        this.packedCandidate = candidateKernel == null ? null : pack(kernels, arena, units, units, recurrentKernel, 2L * units);
+        this.packedInput = pack(kernels, arena, inputFeatures, width, kernel, 0);
         if (bias == null) {
             this.inputBias = null;
             this.recurrentBias = null;
@@ -75,6 +75,19 @@ final class RecurrentExec extends LayerExec {
             this.inputBias = bias;
             this.recurrentBias = null;
         }
+    }
+
+    /** Packs columns [off, off + cols) of a row-major matrix with {@code width} columns, as this layer streams it. */
+    private MemorySegment pack(Kernels kernels, java.lang.foreign.Arena arena, int rows, int cols, MemorySegment m,
+                               long off) {
+        if (bf16) {
+            MemorySegment p = arena.allocate(Math.max(2, kernels.packedSizeBf16Bytes(rows, cols)), 64);
+            kernels.packPanelsBf16(rows, cols, m, off, width, p, 0);
+            return p;
+        }
+        MemorySegment p = arena.allocate(Math.max(1, kernels.packedSize(rows, cols)) * Float.BYTES, 64);
+        kernels.packPanels(rows, cols, m, off, width, p, 0);
+        return p;
     }
 
     @Override
@@ -142,6 +155,14 @@ final class RecurrentExec extends LayerExec {
                 MemorySegment.copy(inputBias, 0, xp, r * rowBytes, rowBytes);
             }
             beta = 1f;
+        }
+        if (rows == 1) {
+            // one row (a streaming batch-1 step): a packed gemv, like the recurrent product
+            if (beta == 0f) {
+                xp.fill((byte) 0); // xp is exactly one row here (a batch-1 gate buffer)
+            }
+            gemvPacked(inputFeatures, width, packedInput, x, xOff, xp, 0, 0, width);
+            return;
         }
         backend.sgemm(false, false, rows, width, inputFeatures, 1f, x, xOff, inputFeatures,
                 kernel, 0, width, beta, xp, 0, width);
@@ -216,15 +237,24 @@ final class RecurrentExec extends LayerExec {
             if (!accumulate) {
                 out.fill((byte) 0); // out is exactly one row here: the step state's own buffer
             }
-            StepPool pool = (long) units * cols >= StepPool.MIN_SPLIT ? StepPool.get() : null;
-            if (pool != null) {
-                pool.gemvPacked(packedFor, units, cols, packed, in, out, outOff);
-            } else {
-                packedFor.gemvPacked(units, cols, packed, 0, in, 0, out, outOff, 0, cols);
-            }
+            gemvPacked(units, cols, packed, in, 0, out, outOff, 0, cols);
         } else {
             backend.sgemm(false, false, batch, cols, units, 1f, in, 0, units, u, 0, width,
                     accumulate ? 1f : 0f, out, outOff, ldOut);
+        }
+    }
+
+    /** {@code out[j0:j1) += in · packed} in this layer's precision, on two threads when configured and worth it. */
+    private void gemvPacked(int rows, int cols, MemorySegment packed, MemorySegment in, long inOff, MemorySegment out,
+                            long outOff, int j0, int j1) {
+        StepPool pool = (long) rows * cols >= StepPool.MIN_SPLIT && inOff == 0 && j0 == 0 && j1 == cols
+                ? StepPool.get() : null;
+        if (pool != null) {
+            pool.gemvPacked(packedFor, bf16, rows, cols, packed, in, out, outOff);
+        } else if (bf16) {
+            packedFor.gemvPackedBf16(rows, cols, packed, 0, in, inOff, out, outOff, j0, j1);
+        } else {
+            packedFor.gemvPacked(rows, cols, packed, 0, in, inOff, out, outOff, j0, j1);
         }
     }
 

@@ -46,10 +46,11 @@ public final class Sequential implements AutoCloseable {
     private final String backendReason;
     private final Kernels kernels;
     private final Arena arena;
+    private final WeightPrecision precision;
     private volatile boolean closed;
 
     private Sequential(int inputFeatures, List<LayerSpec> specs, List<? extends Map<String, Tensor>> weights,
-                       Backend backend, String backendReason) {
+                       Backend backend, String backendReason, WeightPrecision precision) {
         if (inputFeatures <= 0) {
             throw new IllegalArgumentException("input features must be positive, got " + inputFeatures);
         }
@@ -64,6 +65,7 @@ public final class Sequential implements AutoCloseable {
         this.backend = Objects.requireNonNull(backend, "backend");
         this.backendReason = backendReason;
         this.kernels = KernelProvider.get();
+        this.precision = Objects.requireNonNull(precision, "precision");
         this.arena = Arena.ofShared();
         try {
             List<LayerExec> execs = new ArrayList<>();
@@ -162,7 +164,7 @@ public final class Sequential implements AutoCloseable {
 
     private RecurrentExec recurrent(RecurrentSpec r, int features, Map<String, MemorySegment> w, String prefix) {
         return new RecurrentExec(r, features, w.get(prefix + "kernel"), w.get(prefix + "recurrent_kernel"),
-                w.get(prefix + "bias"), kernels, arena);
+                w.get(prefix + "bias"), kernels, arena, precision);
     }
 
     // ------------------------------------------------------------------ construction
@@ -178,6 +180,7 @@ public final class Sequential implements AutoCloseable {
         private final List<LayerSpec> specs = new ArrayList<>();
         private final List<Map<String, Tensor>> weights = new ArrayList<>();
         private Backends.Selection backend;
+        private WeightPrecision precision;
 
         private Builder(int inputFeatures) {
             this.inputFeatures = inputFeatures;
@@ -196,9 +199,19 @@ public final class Sequential implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Stores the weights that batch-1 steps stream in this precision (default: the property
+         * {@value WeightPrecision#PROPERTY}, else FP32).
+         */
+        public Builder weightPrecision(WeightPrecision p) {
+            this.precision = Objects.requireNonNull(p, "precision");
+            return this;
+        }
+
         public Sequential build() {
             Backends.Selection sel = backend != null ? backend : Backends.select();
-            return new Sequential(inputFeatures, specs, weights, sel.backend(), sel.reason());
+            return new Sequential(inputFeatures, specs, weights, sel.backend(), sel.reason(),
+                    precision != null ? precision : WeightPrecision.fromProperty());
         }
     }
 
@@ -216,7 +229,7 @@ public final class Sequential implements AutoCloseable {
                              Backend backend) {
         Backends.Selection sel = backend != null ? new Backends.Selection(backend, "given by the caller")
                 : Backends.select();
-        return new Sequential(inputFeatures, specs, weights, sel.backend(), sel.reason());
+        return new Sequential(inputFeatures, specs, weights, sel.backend(), sel.reason(), WeightPrecision.fromProperty());
     }
 
     /** Writes this model as a safetensors file (temporary file, then renamed into place). */
@@ -276,6 +289,11 @@ public final class Sequential implements AutoCloseable {
 
     public Backend backend() {
         return backend;
+    }
+
+    /** How the weights of batch-1 steps are stored. */
+    public WeightPrecision weightPrecision() {
+        return precision;
     }
 
     /** Why this backend was chosen. */

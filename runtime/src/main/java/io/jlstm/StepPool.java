@@ -38,6 +38,7 @@ final class StepPool {
 
     // the task: written by the owner before it publishes `posted`, read by the helper after
     private Kernels kernels;
+    private boolean bf16;
     private int k;
     private int n;
     private MemorySegment packed;
@@ -74,17 +75,18 @@ final class StepPool {
      * {@code y[0:n) += x · packed} like {@link Kernels#gemvPacked}, split across this thread and the
      * helper when the helper is free; otherwise on this thread alone.
      */
-    void gemvPacked(Kernels kern, int rows, int cols, MemorySegment w, MemorySegment in, MemorySegment out,
-                    long outOff) {
+    void gemvPacked(Kernels kern, boolean bf16Weights, int rows, int cols, MemorySegment w, MemorySegment in,
+                    MemorySegment out, long outOff) {
         int panel = kern.panelWidth();
         int panels = (cols + panel - 1) / panel;
         if (panels < 2 || !owned.compareAndSet(false, true)) {
-            kern.gemvPacked(rows, cols, w, 0, in, 0, out, outOff, 0, cols);
+            run(kern, bf16Weights, rows, cols, w, in, out, outOff, 0, cols);
             return;
         }
         try {
             int mid = (panels / 2) * panel;
             kernels = kern;
+            bf16 = bf16Weights;
             k = rows;
             n = cols;
             packed = w;
@@ -99,7 +101,7 @@ final class StepPool {
                 LockSupport.unpark(helper);
             }
             try {
-                kern.gemvPacked(rows, cols, w, 0, in, 0, out, outOff, 0, mid);
+                run(kern, bf16Weights, rows, cols, w, in, out, outOff, 0, mid);
             } finally {
                 // never give the helper up (nor return) while it still writes into out
                 while (finished != seq) {
@@ -120,6 +122,15 @@ final class StepPool {
         }
     }
 
+    private static void run(Kernels kern, boolean bf16Weights, int rows, int cols, MemorySegment w, MemorySegment in,
+                            MemorySegment out, long outOff, int from, int to) {
+        if (bf16Weights) {
+            kern.gemvPackedBf16(rows, cols, w, 0, in, 0, out, outOff, from, to);
+        } else {
+            kern.gemvPacked(rows, cols, w, 0, in, 0, out, outOff, from, to);
+        }
+    }
+
     private void work() {
         long done = 0;
         long idleSince = System.nanoTime();
@@ -127,7 +138,7 @@ final class StepPool {
             long seq = posted;
             if (seq != done) {
                 try {
-                    kernels.gemvPacked(k, n, packed, 0, x, 0, y, yOff, j0, j1);
+                    run(kernels, bf16, k, n, packed, x, y, yOff, j0, j1);
                 } catch (Throwable t) {
                     failure = t;
                 }

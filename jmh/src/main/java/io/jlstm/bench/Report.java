@@ -38,8 +38,9 @@ public final class Report {
 
     static final String JAVA = "jlstm-java";
     static final String OPENBLAS = "jlstm-openblas";
+    static final String BF16 = "jlstm-java-bf16";
     static final String ORT = "onnxruntime";
-    static final List<String> ENGINES = List.of(JAVA, OPENBLAS, ORT);
+    static final List<String> ENGINES = List.of(JAVA, OPENBLAS, BF16, ORT);
 
     /** One JMH result: time per op in microseconds, and bytes allocated per op when -prof gc ran. */
     record Trial(String benchmark, Map<String, String> params, double micros, double errorMicros, Double bytesPerOp) {
@@ -51,7 +52,8 @@ public final class Report {
     /** One row of the table: a workload at a thread count, time per engine in µs. */
     record Row(Workload workload, int threads, Map<String, Double> micros, Map<String, Double> bytesPerOp) {
         Optional<Map.Entry<String, Double>> bestJlstm() {
-            return micros.entrySet().stream().filter(e -> !e.getKey().equals(ORT))
+            // fp32 engines only: the bf16 weights have their own target (below)
+            return micros.entrySet().stream().filter(e -> !e.getKey().equals(ORT) && !e.getKey().equals(BF16))
                     .min(Map.Entry.comparingByValue());
         }
 
@@ -155,8 +157,8 @@ public final class Report {
         md.append("Machine: ").append(machine).append("; ").append(jdk)
                 .append("; ONNX Runtime 1.22.0 (Java, CPU). Time per call, JMH average time (one fork). ")
                 .append("W1 is one streaming step; the others one predict of the whole input.\n\n");
-        md.append("| workload | threads | jlstm-java | jlstm-openblas | onnxruntime | best jlstm / onnxruntime | target | met |\n");
-        md.append("|---|---:|---:|---:|---:|---:|---:|---|\n");
+        md.append("| workload | threads | jlstm-java | jlstm-openblas | jlstm-java-bf16 | onnxruntime | best fp32 jlstm / onnxruntime | target | met |\n");
+        md.append("|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
         for (Row r : rows) {
             Double ratio = r.ratio();
             double target = target(r.workload(), r.threads());
@@ -168,6 +170,19 @@ public final class Report {
                     r.bestJlstm().get().getKey().substring("jlstm-".length())));
             md.append(" | ≤ ").append(String.format(Locale.ROOT, "%.2f×", target));
             md.append(" | ").append(ratio == null ? "—" : ratio <= target ? "yes" : "no").append(" |\n");
+        }
+
+        md.append("\nbf16 weights (opt-in, `-Djlstm.weights=bf16`) against ONNX Runtime's fp32 time, target ≤ 0.50× for W1 and W2:\n\n");
+        md.append("| workload | threads | jlstm-java-bf16 | onnxruntime | ratio | met |\n|---|---:|---:|---:|---:|---|\n");
+        for (Row r : rows) {
+            Double b = r.micros().get(BF16);
+            if (b == null || r.ort() == null || (r.workload() != Workload.W1 && r.workload() != Workload.W2)) {
+                continue;
+            }
+            double q = b / r.ort();
+            md.append("| ").append(r.workload()).append(" | ").append(r.threads()).append(" | ").append(time(b))
+                    .append(" | ").append(time(r.ort())).append(" | ").append(String.format(Locale.ROOT, "%.2f×", q))
+                    .append(" | ").append(q <= 0.5 ? "yes" : "no").append(" |\n");
         }
 
         md.append("\nTwo threads never slower than one (best jlstm engine at each count):\n\n");
@@ -301,7 +316,8 @@ public final class Report {
 
     // ------------------------------------------------------------------ chart
 
-    private static final Color[] COLORS = {new Color(0x3b6fb6), new Color(0x48a868), new Color(0x999999)};
+    private static final Color[] COLORS = {new Color(0x3b6fb6), new Color(0x48a868), new Color(0xe0a030),
+            new Color(0x999999)};
 
     /**
      * Grouped bars per (workload, threads), each engine's time divided by ONNX Runtime's, on a

@@ -61,7 +61,7 @@ public class WorkloadBenchmark {
     @Param({"W1", "W2", "W2x2", "W3", "W4"})
     public String workload;
 
-    @Param({"jlstm-java", "jlstm-openblas", "onnxruntime"})
+    @Param({"jlstm-java", "jlstm-openblas", "jlstm-java-bf16", "onnxruntime"})
     public String engine;
 
     @Param({"1", "2"})
@@ -86,6 +86,11 @@ public class WorkloadBenchmark {
         float[] x = w.input();
         switch (engine) {
             case "jlstm-java" -> model = w.model(Backends.byName("java").backend());
+            case "jlstm-java-bf16" -> {
+                // opt-in bfloat16 copies of the weights that batch-1 steps stream (fp32 arithmetic)
+                System.setProperty(io.jlstm.WeightPrecision.PROPERTY, "bf16");
+                model = w.model(Backends.byName("java").backend());
+            }
             case "jlstm-openblas" -> {
                 Backend b = Backends.byName("openblas").backend();
                 ((OpenBlasBackend) b).library().setNumThreads(threads);

@@ -92,6 +92,37 @@ final class Checks {
         fits("dst", dst, dstOff, panels * panel * k);
     }
 
+    static void packPanelsBf16(int panel, int k, int n, MemorySegment b, long bOff, int ldb, MemorySegment dst,
+                               long dstOffBytes) {
+        nonNegative("k", k);
+        nonNegative("n", n);
+        leadingDimension("ldb", ldb, n, "n");
+        fitsMatrix("b", b, bOff, k, n, ldb);
+        long bytes = (n + (long) panel - 1) / panel * panel * k * 2;
+        nonNegative("dstOff", dstOffBytes);
+        if (bytes > dst.byteSize() - dstOffBytes) {
+            throw new IndexOutOfBoundsException("dst: needs " + bytes + " bytes at byte offset " + dstOffBytes
+                    + ", but the segment holds " + dst.byteSize());
+        }
+    }
+
+    static void gemvPackedBf16(int panel, int k, int n, MemorySegment packed, long pOffBytes, MemorySegment x,
+                               long xOff, MemorySegment y, long yOff, int j0, int j1) {
+        nonNegative("k", k);
+        nonNegative("n", n);
+        if (j0 < 0 || j0 > j1 || j1 > n || j0 % panel != 0) {
+            throw new IllegalArgumentException("column range [" + j0 + ", " + j1 + ") must lie in [0, " + n
+                    + "] and start at a multiple of the panel width " + panel);
+        }
+        long bytes = (n + (long) panel - 1) / panel * panel * k * 2;
+        if (pOffBytes < 0 || bytes > packed.byteSize() - pOffBytes) {
+            throw new IndexOutOfBoundsException("packed: needs " + bytes + " bytes at byte offset " + pOffBytes
+                    + ", but the segment holds " + packed.byteSize());
+        }
+        fits("x", x, xOff, k);
+        fits("y", y, yOff, n);
+    }
+
     static void gemvPacked(int panel, int k, int n, MemorySegment packed, long pOff, MemorySegment x, long xOff,
                            MemorySegment y, long yOff, int j0, int j1) {
         nonNegative("k", k);

@@ -140,6 +140,25 @@ public interface Kernels {
     void gemvPacked(int k, int n, MemorySegment packed, long pOff, MemorySegment x, long xOff,
                     MemorySegment y, long yOff, int j0, int j1);
 
+    /** Bytes a {@code k x n} matrix takes once packed as bfloat16: half of {@link #packedSize} floats. */
+    default long packedSizeBf16Bytes(int k, int n) {
+        return packedSize(k, n) * 2;
+    }
+
+    /**
+     * {@link #packPanels} with every weight rounded to bfloat16 (round to nearest even; the upper
+     * 16 bits of the float32). Half the bytes for the bandwidth-bound batch-1 product, about three
+     * significant digits per weight. {@code dstOff} is in bytes.
+     */
+    void packPanelsBf16(int k, int n, MemorySegment b, long bOff, int ldb, MemorySegment dst, long dstOff);
+
+    /**
+     * {@link #gemvPacked} over a matrix packed by {@link #packPanelsBf16}: the weights are widened
+     * to float32 (exactly) and the arithmetic is float32. {@code pOff} is in bytes.
+     */
+    void gemvPackedBf16(int k, int n, MemorySegment packed, long pOff, MemorySegment x, long xOff,
+                        MemorySegment y, long yOff, int j0, int j1);
+
     /**
      * Computes {@code C = alpha * op(A) * op(B) + beta * C}, all row-major. op(A) is
      * {@code m x k}, op(B) is {@code k x n}, C is {@code m x n}. A is stored {@code m x k}

@@ -272,4 +272,57 @@ final class ScalarKernels implements Kernels {
             y.setAtIndex(F, yOff + j, y.getAtIndex(F, yOff + j) + sum);
         }
     }
+
+    private static final ValueLayout.OfShort BF16 = ValueLayout.JAVA_SHORT_UNALIGNED;
+
+    /** float32 to bfloat16 bits, round to nearest even; NaN stays a (quiet) NaN. */
+    static short toBf16(float f) {
+        int bits = Float.floatToRawIntBits(f);
+        if (Float.isNaN(f)) {
+            return (short) ((bits >>> 16) | 0x40);
+        }
+        int rounding = 0x7FFF + ((bits >>> 16) & 1);
+        return (short) ((bits + rounding) >>> 16);
+    }
+
+    /** bfloat16 bits to float32, exact. */
+    static float fromBf16(short b) {
+        return Float.intBitsToFloat((b & 0xFFFF) << 16);
+    }
+
+    @Override
+    public void packPanelsBf16(int k, int n, MemorySegment b, long bOff, int ldb, MemorySegment dst, long dstOff) {
+        Checks.packPanelsBf16(PANEL, k, n, b, bOff, ldb, dst, dstOff);
+        packBf16(PANEL, k, n, b, bOff, ldb, dst, dstOff);
+    }
+
+    /** The bfloat16 packing both implementations share. */
+    static void packBf16(int panel, int k, int n, MemorySegment b, long bOff, int ldb, MemorySegment dst, long dstOff) {
+        long panels = (n + (long) panel - 1) / panel;
+        long out = dstOff;
+        for (long p = 0; p < panels; p++) {
+            for (int r = 0; r < k; r++) {
+                long row = bOff + (long) r * ldb;
+                for (int j = 0; j < panel; j++, out += 2) {
+                    long col = p * panel + j;
+                    dst.set(BF16, out, col < n ? toBf16(b.getAtIndex(F, row + col)) : 0);
+                }
+            }
+        }
+    }
+
+    @Override
+    public void gemvPackedBf16(int k, int n, MemorySegment packed, long pOff, MemorySegment x, long xOff,
+                               MemorySegment y, long yOff, int j0, int j1) {
+        Checks.gemvPackedBf16(PANEL, k, n, packed, pOff, x, xOff, y, yOff, j0, j1);
+        for (int j = j0; j < j1; j++) {
+            int p = j / PANEL;
+            long col = pOff + 2 * ((long) p * PANEL * k + (j - (long) p * PANEL));
+            float sum = 0f;
+            for (int r = 0; r < k; r++) {
+                sum = Math.fma(x.getAtIndex(F, xOff + r), fromBf16(packed.get(BF16, col + 2L * r * PANEL)), sum);
+            }
+            y.setAtIndex(F, yOff + j, y.getAtIndex(F, yOff + j) + sum);
+        }
+    }
 }

@@ -20,6 +20,8 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
@@ -58,36 +60,78 @@ abstract sealed class VectorKernels implements Kernels
     /** The float species of this width; a constant of each subclass. */
     abstract VectorSpecies<Float> species();
 
+    /** Shorts with as many lanes as {@link #species()} (half its width): bfloat16 weights. */
+    abstract VectorSpecies<Short> shortSpecies();
+
+    /** Ints of the same width as {@link #species()}. */
+    abstract VectorSpecies<Integer> intSpecies();
+
     /** 128-bit kernels (SSE / NEON width). */
     static final class Bits128 extends VectorKernels {
         private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_128;
+        private static final VectorSpecies<Short> SHORTS = ShortVector.SPECIES_64;
+        private static final VectorSpecies<Integer> INTS = IntVector.SPECIES_128;
         static final Bits128 INSTANCE = new Bits128();
 
         @Override
         VectorSpecies<Float> species() {
             return SPECIES;
         }
+
+        @Override
+        VectorSpecies<Short> shortSpecies() {
+            return SHORTS;
+        }
+
+        @Override
+        VectorSpecies<Integer> intSpecies() {
+            return INTS;
+        }
     }
 
     /** 256-bit kernels (AVX2 width). */
     static final class Bits256 extends VectorKernels {
         private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_256;
+        private static final VectorSpecies<Short> SHORTS = ShortVector.SPECIES_128;
+        private static final VectorSpecies<Integer> INTS = IntVector.SPECIES_256;
         static final Bits256 INSTANCE = new Bits256();
 
         @Override
         VectorSpecies<Float> species() {
             return SPECIES;
         }
+
+        @Override
+        VectorSpecies<Short> shortSpecies() {
+            return SHORTS;
+        }
+
+        @Override
+        VectorSpecies<Integer> intSpecies() {
+            return INTS;
+        }
     }
 
     /** 512-bit kernels (AVX-512 width). */
     static final class Bits512 extends VectorKernels {
         private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_512;
+        private static final VectorSpecies<Short> SHORTS = ShortVector.SPECIES_256;
+        private static final VectorSpecies<Integer> INTS = IntVector.SPECIES_512;
         static final Bits512 INSTANCE = new Bits512();
 
         @Override
         VectorSpecies<Float> species() {
             return SPECIES;
+        }
+
+        @Override
+        VectorSpecies<Short> shortSpecies() {
+            return SHORTS;
+        }
+
+        @Override
+        VectorSpecies<Integer> intSpecies() {
+            return INTS;
         }
     }
 
@@ -858,6 +902,87 @@ abstract sealed class VectorKernels implements Kernels
                 a7.add(FloatVector.fromMemorySegment(s, y, yb + 7 * vb, ORDER)).intoMemorySegment(y, yb + 7 * vb, ORDER);
             } else {
                 // The last, partial panel (once per call): lane by lane, no masks needed.
+                for (int j = 0; j < cols; j++) {
+                    int v = j / l;
+                    FloatVector acc = v == 0 ? a0 : v == 1 ? a1 : v == 2 ? a2 : v == 3 ? a3
+                            : v == 4 ? a4 : v == 5 ? a5 : v == 6 ? a6 : a7;
+                    long yi = yOff + p0 + j;
+                    y.setAtIndex(F, yi, y.getAtIndex(F, yi) + acc.lane(j - v * l));
+                }
+            }
+        }
+    }
+
+    // bfloat16 panels, vector layout: a panel row of 8 vectors' worth of columns is stored as 4
+    // int vectors; int lane i of pair q holds column q*2L+i in its low half and column q*2L+L+i in
+    // its high half. One int load then gives two float vectors with one shift (low half moved up)
+    // and one AND (high half kept): no lane-crossing widening.
+
+    @Override
+    public void packPanelsBf16(int k, int n, MemorySegment b, long bOff, int ldb, MemorySegment dst, long dstOff) {
+        int l = species().length();
+        int panel = 8 * l;
+        Checks.packPanelsBf16(panel, k, n, b, bOff, ldb, dst, dstOff);
+        long panels = (n + (long) panel - 1) / panel;
+        long out = dstOff;
+        for (long p = 0; p < panels; p++) {
+            for (int r = 0; r < k; r++) {
+                long row = bOff + (long) r * ldb;
+                for (int q = 0; q < 4; q++) {
+                    for (int i = 0; i < l; i++, out += 4) {
+                        long lo = p * panel + 2L * q * l + i;
+                        long hi = lo + l;
+                        int low = lo < n ? ScalarKernels.toBf16(b.getAtIndex(F, row + lo)) & 0xFFFF : 0;
+                        int high = hi < n ? ScalarKernels.toBf16(b.getAtIndex(F, row + hi)) & 0xFFFF : 0;
+                        dst.set(ValueLayout.JAVA_INT_UNALIGNED, out, low | (high << 16));
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    public void gemvPackedBf16(int k, int n, MemorySegment packed, long pOff, MemorySegment x, long xOff,
+                               MemorySegment y, long yOff, int j0, int j1) {
+        VectorSpecies<Float> s = species();
+        VectorSpecies<Integer> is = intSpecies();
+        int l = s.length();
+        int panel = 8 * l;
+        Checks.gemvPackedBf16(panel, k, n, packed, pOff, x, xOff, y, yOff, j0, j1);
+        long panelBytes = 2L * panel * k;
+        long vb = 4L * l; // bytes of one int vector = two float vectors of bfloat16
+        for (int p0 = j0; p0 < j1; p0 += panel) {
+            long row = pOff + (long) (p0 / panel) * panelBytes;
+            FloatVector a0 = FloatVector.zero(s), a1 = FloatVector.zero(s), a2 = FloatVector.zero(s), a3 = FloatVector.zero(s);
+            FloatVector a4 = FloatVector.zero(s), a5 = FloatVector.zero(s), a6 = FloatVector.zero(s), a7 = FloatVector.zero(s);
+            for (int r = 0; r < k; r++, row += 2L * panel) {
+                FloatVector xb = FloatVector.broadcast(s, x.getAtIndex(F, xOff + r));
+                IntVector w0 = IntVector.fromMemorySegment(is, packed, row, ORDER);
+                IntVector w1 = IntVector.fromMemorySegment(is, packed, row + vb, ORDER);
+                IntVector w2 = IntVector.fromMemorySegment(is, packed, row + 2 * vb, ORDER);
+                IntVector w3 = IntVector.fromMemorySegment(is, packed, row + 3 * vb, ORDER);
+                a0 = w0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xb, a0);
+                a1 = w0.and(0xFFFF0000).reinterpretAsFloats().fma(xb, a1);
+                a2 = w1.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xb, a2);
+                a3 = w1.and(0xFFFF0000).reinterpretAsFloats().fma(xb, a3);
+                a4 = w2.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xb, a4);
+                a5 = w2.and(0xFFFF0000).reinterpretAsFloats().fma(xb, a5);
+                a6 = w3.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xb, a6);
+                a7 = w3.and(0xFFFF0000).reinterpretAsFloats().fma(xb, a7);
+            }
+            long yb = (yOff + p0) * Float.BYTES;
+            long fb = (long) l * Float.BYTES;
+            int cols = Math.min(panel, j1 - p0);
+            if (cols == panel) {
+                a0.add(FloatVector.fromMemorySegment(s, y, yb, ORDER)).intoMemorySegment(y, yb, ORDER);
+                a1.add(FloatVector.fromMemorySegment(s, y, yb + fb, ORDER)).intoMemorySegment(y, yb + fb, ORDER);
+                a2.add(FloatVector.fromMemorySegment(s, y, yb + 2 * fb, ORDER)).intoMemorySegment(y, yb + 2 * fb, ORDER);
+                a3.add(FloatVector.fromMemorySegment(s, y, yb + 3 * fb, ORDER)).intoMemorySegment(y, yb + 3 * fb, ORDER);
+                a4.add(FloatVector.fromMemorySegment(s, y, yb + 4 * fb, ORDER)).intoMemorySegment(y, yb + 4 * fb, ORDER);
+                a5.add(FloatVector.fromMemorySegment(s, y, yb + 5 * fb, ORDER)).intoMemorySegment(y, yb + 5 * fb, ORDER);
+                a6.add(FloatVector.fromMemorySegment(s, y, yb + 6 * fb, ORDER)).intoMemorySegment(y, yb + 6 * fb, ORDER);
+                a7.add(FloatVector.fromMemorySegment(s, y, yb + 7 * fb, ORDER)).intoMemorySegment(y, yb + 7 * fb, ORDER);
+            } else {
                 for (int j = 0; j < cols; j++) {
                     int v = j / l;
                     FloatVector acc = v == 0 ? a0 : v == 1 ? a1 : v == 2 ? a2 : v == 3 ? a3
