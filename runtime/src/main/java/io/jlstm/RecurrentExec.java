@@ -244,6 +244,12 @@ final class RecurrentExec extends LayerExec {
         }
     }
 
+    /** Whether some batch-1 product of this layer is big enough to be split across two threads. */
+    boolean splits() {
+        return StepPool.THREADS > 1 && ((long) units * width >= StepPool.MIN_SPLIT
+                || (long) inputFeatures * width >= StepPool.MIN_SPLIT);
+    }
+
     /** {@code out[j0:j1) += in · packed} in this layer's precision, on two threads when configured and worth it. */
     private void gemvPacked(int rows, int cols, MemorySegment packed, MemorySegment in, long inOff, MemorySegment out,
                             long outOff, int j0, int j1) {

@@ -47,6 +47,8 @@ public final class Sequential implements AutoCloseable {
     private final Kernels kernels;
     private final Arena arena;
     private final WeightPrecision precision;
+    /** Whether a batch-1 step of this model hands half its product to the step helper thread. */
+    private final boolean splitsSteps;
     private volatile boolean closed;
 
     private Sequential(int inputFeatures, List<LayerSpec> specs, List<? extends Map<String, Tensor>> weights,
@@ -89,11 +91,20 @@ public final class Sequential implements AutoCloseable {
                 features = spec.outputFeatures(features);
             }
             this.layers = List.copyOf(execs);
+            this.splitsSteps = StepPool.THREADS > 1 && execs.stream().anyMatch(Sequential::splitsSteps);
             this.weights = List.copyOf(ws);
         } catch (RuntimeException e) {
             arena.close();
             throw e;
         }
+    }
+
+    private static boolean splitsSteps(LayerExec layer) {
+        return switch (layer) {
+            case RecurrentExec r -> r.splits();
+            case BidirectionalExec b -> b.forwardLayer.splits() || b.backwardLayer.splits();
+            default -> false;
+        };
     }
 
     private static boolean returnsState(LayerSpec spec) {
@@ -353,9 +364,10 @@ public final class Sequential implements AutoCloseable {
         int steps = Math.toIntExact(shape[1]);
         Map<Integer, MemorySegment[]> init = initialStates(options, batch);
 
-        // Confined unless a step helper thread may read the scratch (jlstm.threads > 1): closing a
-        // shared arena costs a handshake with every thread.
-        try (Arena scratch = StepPool.THREADS > 1 ? Arena.ofShared() : Arena.ofConfined()) {
+        // Confined unless the step helper thread will read the scratch (jlstm.threads > 1 and a
+        // batch-1 product big enough to split): closing a shared arena costs a handshake with every
+        // thread, more than a small model's whole predict.
+        try (Arena scratch = batch == 1 && splitsSteps ? Arena.ofShared() : Arena.ofConfined()) {
             ExecContext ctx = new ExecContext(backend, kernels, resultArena, scratch);
             // Outputs of the layers in between live in scratch unless the caller keeps them.
             ExecContext between = options.keepLayerOutputs() ? ctx : new ExecContext(backend, kernels, scratch, scratch);

@@ -218,8 +218,8 @@ public final class Report {
         md.append(roofline(rows, trials));
         md.append("\nNotes: ONNX Runtime runs W1 as a sequence of length 1 from zero state (the exported graph ")
                 .append("has no state inputs): the same arithmetic per step, the state is not carried. ")
-                .append("The java backend reads `jlstm.threads` only once the runtime supports it; until then its ")
-                .append("2-thread rows run on one thread. Ratios come from one run on a shared machine: treat ")
+                .append("jlstm's 2-thread rows set `jlstm.threads=2`: batch-1 products of large layers are split ")
+                .append("with a helper thread, and OpenBLAS gets two threads. Ratios come from one run on a shared machine: treat ")
                 .append("differences under ~5 % as noise.\n");
         return md.toString();
     }

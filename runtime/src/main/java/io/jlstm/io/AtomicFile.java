@@ -17,20 +17,22 @@ import java.util.concurrent.ThreadLocalRandom;
  * one, never a part; on any failure (an exception from the body included) the temporary file is
  * deleted and the target is left as it was.
  *
- * <p>The one implementation shared by {@link SafetensorsWriter}, {@link Npy} and {@link Csv}.
+ * <p>The one implementation shared by every writer of the project ({@link SafetensorsWriter},
+ * {@link Npy}, {@link Csv}, the ONNX exporter). Stateless and thread-safe.
  */
-final class AtomicFile {
+public final class AtomicFile {
 
     /** Writes the whole content to the channel; buffers of its own must be flushed before it returns. */
     @FunctionalInterface
-    interface Body {
+    public interface Body {
         void writeTo(FileChannel channel) throws IOException;
     }
 
     private AtomicFile() {
     }
 
-    static void write(Path target, Body body) throws IOException {
+    /** Replaces {@code target} with what {@code body} writes, atomically. */
+    public static void write(Path target, Body body) throws IOException {
         Objects.requireNonNull(target, "target");
         Objects.requireNonNull(body, "body");
         Path absolute = target.toAbsolutePath();
@@ -58,6 +60,17 @@ final class AtomicFile {
      * Files.createTempFile, which would give it owner-only permissions that the rename would
      * then carry over to the target.
      */
+    /** Replaces {@code target} with {@code bytes}, atomically. */
+    public static void write(Path target, byte[] bytes) throws IOException {
+        Objects.requireNonNull(bytes, "bytes");
+        write(target, channel -> {
+            java.nio.ByteBuffer buf = java.nio.ByteBuffer.wrap(bytes);
+            while (buf.hasRemaining()) {
+                channel.write(buf);
+            }
+        });
+    }
+
     private static Path createTemp(Path folder, String targetName) throws IOException {
         for (int attempt = 0; ; attempt++) {
             String suffix = HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong());

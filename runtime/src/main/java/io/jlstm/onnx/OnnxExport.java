@@ -1,6 +1,7 @@
 package io.jlstm.onnx;
 
 import io.jlstm.Sequential;
+import io.jlstm.io.AtomicFile;
 import io.jlstm.Tensor;
 import io.jlstm.layers.BidirectionalSpec;
 import io.jlstm.layers.DenseActivation;
@@ -12,21 +13,13 @@ import io.jlstm.layers.MergeMode;
 import io.jlstm.layers.RecurrentSpec;
 import io.jlstm.simd.Activation;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.file.FileAlreadyExistsException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.SequencedMap;
-import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Writes a {@link Sequential} as an ONNX model (IR version 8, opset 17, default domain only), with
@@ -117,42 +110,7 @@ public final class OnnxExport {
      */
     public static void write(Sequential model, Path file) throws IOException {
         Objects.requireNonNull(file, "file");
-        byte[] bytes = export(model);
-        Path target = file.toAbsolutePath();
-        Path temp = newTemp(target);
-        try {
-            try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.WRITE)) {
-                ByteBuffer buf = ByteBuffer.wrap(bytes);
-                while (buf.hasRemaining()) {
-                    ch.write(buf);
-                }
-                ch.force(true);
-            }
-            Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (Throwable failure) {
-            try {
-                Files.deleteIfExists(temp);
-            } catch (IOException cleanup) {
-                failure.addSuppressed(cleanup);
-            }
-            throw failure;
-        }
-    }
-
-    /** Created with CREATE_NEW (not createTempFile, whose owner-only mode the rename would carry over). */
-    private static Path newTemp(Path target) throws IOException {
-        for (int attempt = 0; ; attempt++) {
-            String suffix = HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong());
-            Path temp = target.resolveSibling("." + target.getFileName() + "." + suffix + ".tmp");
-            try {
-                FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE).close();
-                return temp;
-            } catch (FileAlreadyExistsException e) {
-                if (attempt == 9) {
-                    throw e;
-                }
-            }
-        }
+        AtomicFile.write(file, export(model));
     }
 
     // ------------------------------------------------------------------ recurrent layers
