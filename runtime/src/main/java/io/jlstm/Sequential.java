@@ -372,8 +372,9 @@ public final class Sequential implements AutoCloseable {
             // Outputs of the layers in between live in scratch unless the caller keeps them.
             ExecContext between = options.keepLayerOutputs() ? ctx : new ExecContext(backend, kernels, scratch, scratch);
             MemorySegment current = input.segment();
-            if (!current.isNative()) {
-                // native libraries read native memory only: a heap-backed input is copied once
+            if (!current.isNative() || (batch == 1 && splitsSteps)) {
+                // Native libraries read native memory only, and the step helper thread cannot read a
+                // caller's confined arena: such inputs are copied once into scratch.
                 MemorySegment copy = ctx.scratchFloats(input.size());
                 MemorySegment.copy(current, 0, copy, 0, input.size() * Float.BYTES);
                 current = copy;
