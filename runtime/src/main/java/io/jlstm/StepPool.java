@@ -79,7 +79,9 @@ final class StepPool {
                     MemorySegment out, long outOff) {
         int panel = kern.panelWidth();
         int panels = (cols + panel - 1) / panel;
-        if (panels < 2 || !owned.compareAndSet(false, true)) {
+        // Memory the helper may not read (a caller's confined arena) keeps the product on this thread.
+        if (panels < 2 || !w.isAccessibleBy(helper) || !in.isAccessibleBy(helper) || !out.isAccessibleBy(helper)
+                || !owned.compareAndSet(false, true)) {
             run(kern, bf16Weights, rows, cols, w, in, out, outOff, 0, cols);
             return;
         }
@@ -100,18 +102,26 @@ final class StepPool {
             if (parked) {
                 LockSupport.unpark(helper);
             }
+            Throwable own = null;
             try {
                 run(kern, bf16Weights, rows, cols, w, in, out, outOff, 0, mid);
-            } finally {
-                // never give the helper up (nor return) while it still writes into out
-                while (finished != seq) {
-                    Thread.onSpinWait();
-                }
+            } catch (Throwable t) {
+                own = t;
             }
-            Throwable f = failure;
-            if (f != null) {
-                failure = null;
-                throw new IllegalStateException("the step helper thread failed", f);
+            // never give the helper up (nor return) while it still writes into out
+            while (finished != seq) {
+                Thread.onSpinWait();
+            }
+            Throwable theirs = failure;
+            failure = null; // a failure belongs to this call only
+            if (own != null) {
+                if (theirs != null) {
+                    own.addSuppressed(theirs);
+                }
+                throw own instanceof RuntimeException re ? re : new IllegalStateException(own);
+            }
+            if (theirs != null) {
+                throw new IllegalStateException("the step helper thread failed", theirs);
             }
         } finally {
             kernels = null;

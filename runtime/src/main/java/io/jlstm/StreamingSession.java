@@ -11,7 +11,9 @@ import java.util.Objects;
 /**
  * Runs a model one time step at a time for {@code batch} sequences, keeping h (and c) of every
  * recurrent layer between steps. Each {@link #step} returns the model's output for the sequence
- * seen so far: the same numbers {@link Sequential#predict} gives for the prefix.
+ * seen so far: the same numbers {@link Sequential#predict} gives for the prefix (to float rounding;
+ * with {@link WeightPrecision#BF16} a step also rounds the input kernel to bfloat16, which a
+ * multi-step predict computes in float32).
  *
  * <p><b>Memory.</b> All buffers are allocated once, when the session is created, in an arena the
  * session owns; {@link #close()} frees them. Stepping allocates nothing. The tensors
