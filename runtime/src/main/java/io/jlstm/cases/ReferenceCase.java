@@ -181,7 +181,31 @@ public final class ReferenceCase {
 
     /** The forward tolerance ({@code tolerance.atol}, {@code tolerance.rtol}). */
     public Tolerance tolerance() throws ModelFormatException {
+        return tolerance(root.path("tolerance"));
+    }
+
+    /** A training case's tolerance for {@code what}: {@code loss}, {@code gradients} or {@code weights}. */
+    public Tolerance tolerance(String what) throws ModelFormatException {
         JsonNode t = root.path("tolerance");
+        JsonNode part = t.path(what).deepCopy();
+        if (part.isObject() && t.has("rule")) {
+            ((com.fasterxml.jackson.databind.node.ObjectNode) part).set("rule", t.get("rule"));
+        }
+        return tolerance(part);
+    }
+
+    /** The training target ({@code target.file}, {@code target.shape}). */
+    public Tensor target() throws IOException {
+        JsonNode t = root.path("target");
+        return readF32(dir.resolve(t.path("file").asText("target.f32")), shape(t.path("shape"), "target"));
+    }
+
+    /** Reads a tensor the case names by file and shape (gradients, weights after a step). */
+    public Tensor tensor(JsonNode entry) throws IOException {
+        return readF32(dir.resolve(entry.path("file").asText()), shape(entry.path("shape"), entry.path("name").asText()));
+    }
+
+    private Tolerance tolerance(JsonNode t) throws ModelFormatException {
         JsonNode atol = t.path("atol");
         JsonNode rtol = t.path("rtol");
         if (!atol.isNumber() || !rtol.isNumber()) {

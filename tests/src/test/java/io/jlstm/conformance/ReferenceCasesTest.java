@@ -18,7 +18,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
 
@@ -53,8 +52,13 @@ class ReferenceCasesTest {
         List<Path> cases = ReferenceCase.list(dir);
         assertFalse(cases.isEmpty(), "no reference cases (folders with case.json) in " + dir);
         List<DynamicTest> tests = new ArrayList<>();
-        for (Backend backend : backends()) {
-            for (Path c : cases) {
+        for (Path c : cases) {
+            if ("training".equals(ReferenceCase.read(c).kind())) {
+                // the trainer is one implementation, whatever the inference backend
+                tests.add(DynamicTest.dynamicTest(c.getFileName() + " [trainer]", () -> runCase(c, null)));
+                continue;
+            }
+            for (Backend backend : backends()) {
                 tests.add(DynamicTest.dynamicTest(c.getFileName() + " [" + backend.name() + "]",
                         () -> runCase(c, backend)));
             }
@@ -64,12 +68,11 @@ class ReferenceCasesTest {
 
     static void runCase(Path dir, Backend backend) throws Exception {
         ReferenceCase rc = ReferenceCase.read(dir);
-        Assumptions.assumeTrue(!"training".equals(rc.kind()), "case " + rc.name()
-                + " is a training case: training (BPTT, optimizers) belongs to the training issue (#4)");
-        if (!"forward".equals(rc.kind())) {
-            fail("case " + rc.name() + ": unsupported case kind '" + rc.kind() + "'");
+        switch (rc.kind()) {
+            case "forward" -> runForward(rc, backend);
+            case "training" -> TrainingCases.run(rc);
+            default -> fail("case " + rc.name() + ": unsupported case kind '" + rc.kind() + "'");
         }
-        runForward(rc, backend);
     }
 
     static void runForward(ReferenceCase rc, Backend backend) throws Exception {

@@ -1,0 +1,416 @@
+package io.jlstm.train;
+
+import io.jlstm.Sequential;
+import io.jlstm.Tensor;
+import io.jlstm.backend.Backend;
+import io.jlstm.layers.DenseActivation;
+import io.jlstm.layers.DenseSpec;
+import io.jlstm.layers.LayerSpec;
+import io.jlstm.layers.LstmSpec;
+import io.jlstm.simd.Activation;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.SequencedMap;
+
+/**
+ * Backpropagation through time for a stack of LSTM and Dense layers with the mean squared error
+ * loss (Keras' reduction: mean over the last axis, then over the batch), and one optimizer step
+ * per call. This is the reference implementation the training work starts from: exact float32
+ * arithmetic on heap arrays, checked against TensorFlow.js on the reference training cases.
+ * GRU, Bidirectional and the other losses are not trained yet and are refused with their name.
+ *
+ * <p>The trainer copies the model's weights when it is created and owns those copies; {@link
+ * #toModel} builds a new model from them. Not thread-safe.
+ */
+public final class Trainer {
+
+    private final int inputFeatures;
+    private final List<LayerSpec> specs;
+    private final List<SequencedMap<String, float[]>> weights = new ArrayList<>();
+    private final List<SequencedMap<String, long[]>> shapes = new ArrayList<>();
+    private final Optimizer optimizer;
+
+    /** Result of one forward and backward pass at the current weights. */
+    public record Gradients(float loss, List<SequencedMap<String, float[]>> perLayer) {
+    }
+
+    public Trainer(Sequential model, Optimizer optimizer) {
+        Objects.requireNonNull(model, "model");
+        this.optimizer = Objects.requireNonNull(optimizer, "optimizer");
+        this.inputFeatures = model.inputFeatures();
+        this.specs = model.layers();
+        boolean sequence = true;
+        for (int i = 0; i < specs.size(); i++) {
+            LayerSpec spec = specs.get(i);
+            switch (spec) {
+                case LstmSpec l -> {
+                    if (l.returnState()) {
+                        throw new IllegalArgumentException("training: LSTM layer '" + l.name()
+                                + "' returns its state; training uses the main output only");
+                    }
+                }
+                case DenseSpec d -> {
+                    if (d.activation() == DenseActivation.SOFTMAX) {
+                        throw new IllegalArgumentException("training: Dense layer '" + d.name()
+                                + "' with softmax is not trainable yet (needs a crossentropy loss)");
+                    }
+                }
+                default -> throw new IllegalArgumentException("training: " + spec.type() + " layer '" + spec.name()
+                        + "' is not trainable yet (LSTM and Dense are)");
+            }
+            SequencedMap<String, float[]> w = new LinkedHashMap<>();
+            SequencedMap<String, long[]> s = new LinkedHashMap<>();
+            for (var e : model.layerWeights(i).entrySet()) {
+                w.put(e.getKey(), e.getValue().toFloatArray());
+                s.put(e.getKey(), e.getValue().shape());
+            }
+            weights.add(w);
+            shapes.add(s);
+            sequence = spec.outputIsSequence(sequence);
+        }
+    }
+
+    /** A copy of weight {@code name} of layer {@code layer}. */
+    public float[] weight(int layer, String name) {
+        float[] w = weights.get(layer).get(name);
+        if (w == null) {
+            throw new IllegalArgumentException("layer " + layer + " has no weight '" + name + "' (it has "
+                    + weights.get(layer).keySet() + ")");
+        }
+        return w.clone();
+    }
+
+    /** The live weight array (tests perturb it for finite differences). */
+    float[] weights(int layer, String name) {
+        return weights.get(layer).get(name);
+    }
+
+    /** The loss at the current weights. */
+    public float evaluate(Tensor x, Tensor y) {
+        return pass(x, y, false).loss();
+    }
+
+    /** Loss and gradients of every weight at the current weights. */
+    public Gradients gradients(Tensor x, Tensor y) {
+        return pass(x, y, true);
+    }
+
+    /** One optimizer step on the batch; returns the loss before the update (what Keras' fit reports). */
+    public float trainStep(Tensor x, Tensor y) {
+        Gradients g = gradients(x, y);
+        if (!Float.isFinite(g.loss())) {
+            throw new IllegalStateException("loss is " + g.loss() + "; the weights were not updated");
+        }
+        List<float[]> ws = new ArrayList<>();
+        List<float[]> gs = new ArrayList<>();
+        for (int i = 0; i < weights.size(); i++) {
+            for (var e : weights.get(i).entrySet()) {
+                ws.add(e.getValue());
+                gs.add(g.perLayer().get(i).get(e.getKey()));
+            }
+        }
+        optimizer.step(ws.toArray(new float[0][]), gs.toArray(new float[0][]));
+        return g.loss();
+    }
+
+    /** A model with the current weights. */
+    public Sequential toModel(Backend backend) {
+        Sequential.Builder b = Sequential.builder(inputFeatures);
+        for (int i = 0; i < specs.size(); i++) {
+            Map<String, Tensor> w = new LinkedHashMap<>();
+            for (var e : weights.get(i).entrySet()) {
+                w.put(e.getKey(), Tensor.of(e.getValue(), shapes.get(i).get(e.getKey())));
+            }
+            b.add(specs.get(i), w);
+        }
+        if (backend != null) {
+            b.backend(backend);
+        }
+        return b.build();
+    }
+
+    // ------------------------------------------------------------------ the pass
+
+    private Gradients pass(Tensor x, Tensor y, boolean backward) {
+        Objects.requireNonNull(x, "x");
+        Objects.requireNonNull(y, "y");
+        long[] xs = x.shape();
+        if (xs.length != 3 || xs[2] != inputFeatures || xs[0] <= 0 || xs[1] <= 0) {
+            throw new IllegalArgumentException("x must have shape [batch, time, " + inputFeatures + "] with batch "
+                    + "and time at least 1, got " + Arrays.toString(xs));
+        }
+        int batch = (int) xs[0];
+        int steps = (int) xs[1];
+        Object[] caches = new Object[specs.size()];
+        float[] cur = x.toFloatArray();
+        boolean sequence = true;
+        int features = inputFeatures;
+        for (int i = 0; i < specs.size(); i++) {
+            LayerSpec spec = specs.get(i);
+            if (spec instanceof LstmSpec l) {
+                LstmCache c = lstmForward(l, weights.get(i), cur, batch, steps, features);
+                caches[i] = c;
+                cur = c.output;
+            } else {
+                DenseSpec d = (DenseSpec) spec;
+                int rows = sequence ? batch * steps : batch;
+                DenseCache c = denseForward(d, weights.get(i), cur, rows, features);
+                caches[i] = c;
+                cur = c.output;
+            }
+            sequence = spec.outputIsSequence(sequence);
+            features = spec.outputFeatures(features);
+        }
+        long[] ys = y.shape();
+        long expected = (long) (sequence ? batch * steps : batch) * features;
+        if (ys.length == 0 || ys[0] != batch || y.size() != expected) {
+            throw new IllegalArgumentException("y must hold the model's output shape ["
+                    + (sequence ? batch + ", " + steps : batch) + ", " + features + "], got " + Arrays.toString(ys));
+        }
+        float[] target = y.toFloatArray();
+        // MSE: mean over the last axis, then over everything before it
+        double loss = 0;
+        float[] dOut = new float[cur.length];
+        int outerRows = cur.length / features;
+        for (int i = 0; i < cur.length; i++) {
+            double d = (double) cur[i] - target[i];
+            loss += d * d;
+            dOut[i] = (float) (2 * d / ((double) features * outerRows));
+        }
+        loss /= (double) features * outerRows;
+        if (!backward) {
+            return new Gradients((float) loss, List.of());
+        }
+        List<SequencedMap<String, float[]>> grads = new ArrayList<>();
+        for (int i = 0; i < specs.size(); i++) {
+            grads.add(null);
+        }
+        float[] d = dOut;
+        for (int i = specs.size() - 1; i >= 0; i--) {
+            SequencedMap<String, float[]> g = new LinkedHashMap<>();
+            if (caches[i] instanceof LstmCache c) {
+                d = lstmBackward((LstmSpec) specs.get(i), weights.get(i), c, d, g);
+            } else {
+                d = denseBackward((DenseSpec) specs.get(i), weights.get(i), (DenseCache) caches[i], d, g);
+            }
+            grads.set(i, g);
+        }
+        return new Gradients((float) loss, grads);
+    }
+
+    // ------------------------------------------------------------------ activations
+
+    private static float apply(Activation a, float v) {
+        return switch (a) {
+            case LINEAR -> v;
+            case RELU -> Math.max(0f, v);
+            case SIGMOID -> (float) (1 / (1 + Math.exp(-v)));
+            case HARD_SIGMOID -> Math.min(1f, Math.max(0f, v / 6f + 0.5f));
+            case TANH -> (float) Math.tanh(v);
+        };
+    }
+
+    /** The derivative, written in terms of the activation's output {@code y}. */
+    private static float derivative(Activation a, float y) {
+        return switch (a) {
+            case LINEAR -> 1f;
+            case RELU -> y > 0 ? 1f : 0f;
+            case SIGMOID -> y * (1 - y);
+            case HARD_SIGMOID -> y > 0 && y < 1 ? 1f / 6f : 0f;
+            case TANH -> 1 - y * y;
+        };
+    }
+
+    // ------------------------------------------------------------------ LSTM
+
+    private record LstmCache(int batch, int steps, int inputs, int units, float[] x, float[][] gates, float[][] c,
+                             float[][] h, float[][] actC, float[] output) {
+    }
+
+    private static LstmCache lstmForward(LstmSpec spec, Map<String, float[]> w, float[] x, int batch, int steps,
+                                         int inputs) {
+        int hN = spec.units();
+        int g4 = 4 * hN;
+        float[] k = w.get("kernel");
+        float[] u = w.get("recurrent_kernel");
+        float[] bias = w.get("bias");
+        float[][] gates = new float[steps][batch * g4];
+        float[][] c = new float[steps + 1][batch * hN];
+        float[][] h = new float[steps + 1][batch * hN];
+        float[][] actC = new float[steps][batch * hN];
+        float[] out = new float[spec.returnSequences() ? batch * steps * hN : batch * hN];
+        for (int s = 0; s < steps; s++) {
+            int t = spec.goBackwards() ? steps - 1 - s : s;
+            for (int b = 0; b < batch; b++) {
+                float[] z = new float[g4];
+                for (int j = 0; j < g4; j++) {
+                    z[j] = bias == null ? 0f : bias[j];
+                }
+                int xo = (b * steps + t) * inputs;
+                for (int p = 0; p < inputs; p++) {
+                    float xv = x[xo + p];
+                    for (int j = 0; j < g4; j++) {
+                        z[j] += xv * k[p * g4 + j];
+                    }
+                }
+                for (int p = 0; p < hN; p++) {
+                    float hv = h[s][b * hN + p];
+                    for (int j = 0; j < g4; j++) {
+                        z[j] += hv * u[p * g4 + j];
+                    }
+                }
+                for (int j = 0; j < hN; j++) {
+                    float ig = apply(spec.recurrentActivation(), z[j]);
+                    float fg = apply(spec.recurrentActivation(), z[hN + j]);
+                    float gg = apply(spec.activation(), z[2 * hN + j]);
+                    float og = apply(spec.recurrentActivation(), z[3 * hN + j]);
+                    int gi = b * g4;
+                    gates[s][gi + j] = ig;
+                    gates[s][gi + hN + j] = fg;
+                    gates[s][gi + 2 * hN + j] = gg;
+                    gates[s][gi + 3 * hN + j] = og;
+                    float cn = fg * c[s][b * hN + j] + ig * gg;
+                    c[s + 1][b * hN + j] = cn;
+                    float ac = apply(spec.activation(), cn);
+                    actC[s][b * hN + j] = ac;
+                    h[s + 1][b * hN + j] = og * ac;
+                }
+            }
+            if (spec.returnSequences()) {
+                for (int b = 0; b < batch; b++) {
+                    System.arraycopy(h[s + 1], b * hN, out, (b * steps + s) * hN, hN);
+                }
+            }
+        }
+        if (!spec.returnSequences()) {
+            System.arraycopy(h[steps], 0, out, 0, batch * hN);
+        }
+        return new LstmCache(batch, steps, inputs, hN, x, gates, c, h, actC, out);
+    }
+
+    /** Fills {@code g} with the weight gradients and returns the gradient of the layer input. */
+    private static float[] lstmBackward(LstmSpec spec, Map<String, float[]> w, LstmCache c, float[] dOut,
+                                        SequencedMap<String, float[]> g) {
+        int hN = c.units;
+        int g4 = 4 * hN;
+        int batch = c.batch;
+        int steps = c.steps;
+        int inputs = c.inputs;
+        float[] k = w.get("kernel");
+        float[] u = w.get("recurrent_kernel");
+        float[] dK = new float[k.length];
+        float[] dU = new float[u.length];
+        float[] dB = new float[4 * hN];
+        float[] dX = new float[batch * steps * inputs];
+        float[] dhNext = new float[batch * hN];
+        float[] dcNext = new float[batch * hN];
+        float[] dz = new float[g4];
+        for (int s = steps - 1; s >= 0; s--) {
+            int t = spec.goBackwards() ? steps - 1 - s : s;
+            for (int b = 0; b < batch; b++) {
+                for (int j = 0; j < hN; j++) {
+                    int bj = b * hN + j;
+                    float dh = dhNext[bj];
+                    if (spec.returnSequences()) {
+                        dh += dOut[(b * steps + s) * hN + j];
+                    } else if (s == steps - 1) {
+                        dh += dOut[bj];
+                    }
+                    int gi = b * g4;
+                    float ig = c.gates[s][gi + j];
+                    float fg = c.gates[s][gi + hN + j];
+                    float gg = c.gates[s][gi + 2 * hN + j];
+                    float og = c.gates[s][gi + 3 * hN + j];
+                    float ac = c.actC[s][bj];
+                    float dc = dcNext[bj] + dh * og * derivative(spec.activation(), ac);
+                    dz[j] = dc * gg * derivative(spec.recurrentActivation(), ig);
+                    dz[hN + j] = dc * c.c[s][bj] * derivative(spec.recurrentActivation(), fg);
+                    dz[2 * hN + j] = dc * ig * derivative(spec.activation(), gg);
+                    dz[3 * hN + j] = dh * ac * derivative(spec.recurrentActivation(), og);
+                    dcNext[bj] = dc * fg;
+                }
+                // weight gradients and the gradients flowing to h_{s-1} and x_t
+                int xo = (b * steps + t) * inputs;
+                for (int p = 0; p < inputs; p++) {
+                    float xv = c.x[xo + p];
+                    float acc = 0f;
+                    for (int j = 0; j < g4; j++) {
+                        dK[p * g4 + j] += xv * dz[j];
+                        acc += dz[j] * k[p * g4 + j];
+                    }
+                    dX[xo + p] += acc;
+                }
+                for (int p = 0; p < hN; p++) {
+                    float hv = c.h[s][b * hN + p];
+                    float acc = 0f;
+                    for (int j = 0; j < g4; j++) {
+                        dU[p * g4 + j] += hv * dz[j];
+                        acc += dz[j] * u[p * g4 + j];
+                    }
+                    dhNext[b * hN + p] = acc;
+                }
+                for (int j = 0; j < g4; j++) {
+                    dB[j] += dz[j];
+                }
+            }
+        }
+        g.put("kernel", dK);
+        g.put("recurrent_kernel", dU);
+        if (w.containsKey("bias")) {
+            g.put("bias", dB);
+        }
+        return dX;
+    }
+
+    // ------------------------------------------------------------------ Dense
+
+    private record DenseCache(int rows, int inputs, float[] x, float[] output) {
+    }
+
+    private static DenseCache denseForward(DenseSpec spec, Map<String, float[]> w, float[] x, int rows, int inputs) {
+        int n = spec.units();
+        float[] k = w.get("kernel");
+        float[] bias = w.get("bias");
+        float[] out = new float[rows * n];
+        Activation a = spec.activation().elementwise();
+        for (int r = 0; r < rows; r++) {
+            for (int j = 0; j < n; j++) {
+                float acc = bias == null ? 0f : bias[j];
+                for (int p = 0; p < inputs; p++) {
+                    acc += x[r * inputs + p] * k[p * n + j];
+                }
+                out[r * n + j] = apply(a, acc);
+            }
+        }
+        return new DenseCache(rows, inputs, x, out);
+    }
+
+    private static float[] denseBackward(DenseSpec spec, Map<String, float[]> w, DenseCache c, float[] dOut,
+                                         SequencedMap<String, float[]> g) {
+        int n = spec.units();
+        float[] k = w.get("kernel");
+        float[] dK = new float[k.length];
+        float[] dB = new float[n];
+        float[] dX = new float[c.rows * c.inputs];
+        Activation a = spec.activation().elementwise();
+        for (int r = 0; r < c.rows; r++) {
+            for (int j = 0; j < n; j++) {
+                float dz = dOut[r * n + j] * derivative(a, c.output[r * n + j]);
+                dB[j] += dz;
+                for (int p = 0; p < c.inputs; p++) {
+                    dK[p * n + j] += c.x[r * c.inputs + p] * dz;
+                    dX[r * c.inputs + p] += dz * k[p * n + j];
+                }
+            }
+        }
+        g.put("kernel", dK);
+        if (w.containsKey("bias")) {
+            g.put("bias", dB);
+        }
+        return dX;
+    }
+}

@@ -1,0 +1,126 @@
+package io.jlstm.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jlstm.Sequential;
+import io.jlstm.Tensor;
+import io.jlstm.backend.Backends;
+import io.jlstm.layers.DenseActivation;
+import io.jlstm.layers.DenseSpec;
+import io.jlstm.layers.GruSpec;
+import io.jlstm.layers.LayerSpec;
+import io.jlstm.layers.LstmSpec;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+class TrainerTest {
+
+    private static Tensor random(Random rnd, float scale, long... shape) {
+        Tensor t = Tensor.allocate(shape);
+        for (long i = 0; i < t.size(); i++) {
+            t.setFlat(i, (rnd.nextFloat() * 2 - 1) * scale);
+        }
+        return t;
+    }
+
+    private static Sequential model(long seed, int features, LayerSpec... layers) {
+        Random rnd = new Random(seed);
+        Sequential.Builder b = Sequential.builder(features).backend(Backends.java());
+        int f = features;
+        for (LayerSpec spec : layers) {
+            Map<String, Tensor> w = new LinkedHashMap<>();
+            for (var e : spec.weightShapes(f).entrySet()) {
+                w.put(e.getKey(), random(rnd, 0.4f, e.getValue()));
+            }
+            b.add(spec, w);
+            f = spec.outputFeatures(f);
+        }
+        return b.build();
+    }
+
+    /** The gradient of every weight against a central finite difference of the loss (in double). */
+    @Test
+    void gradientsMatchFiniteDifferences() {
+        try (Sequential m = model(3, 3, LstmSpec.of(5).returnSequences(true),
+                LstmSpec.of(4).goBackwards(true), DenseSpec.of(2, DenseActivation.TANH))) {
+            Random rnd = new Random(4);
+            Tensor x = random(rnd, 1f, 2, 4, 3);
+            Tensor y = random(rnd, 0.5f, 2, 2);
+            Trainer t = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false));
+            Trainer.Gradients g = t.gradients(x, y);
+            for (int layer = 0; layer < 3; layer++) {
+                for (var e : g.perLayer().get(layer).entrySet()) {
+                    float[] w = t.weights(layer, e.getKey());
+                    for (int i = 0; i < w.length; i += 3) {
+                        float keep = w[i];
+                        float h = 1e-2f;
+                        w[i] = keep + h;
+                        double up = t.evaluate(x, y);
+                        w[i] = keep - h;
+                        double down = t.evaluate(x, y);
+                        w[i] = keep;
+                        double numeric = (up - down) / (2 * h);
+                        assertEquals(numeric, e.getValue()[i], 2e-4 + 2e-2 * Math.abs(numeric),
+                                "layer " + layer + " " + e.getKey() + "[" + i + "]");
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void trainingLowersTheLoss() {
+        try (Sequential m = model(5, 2, LstmSpec.of(8), DenseSpec.of(1, DenseActivation.LINEAR))) {
+            Random rnd = new Random(6);
+            Tensor x = random(rnd, 1f, 16, 5, 2);
+            Tensor y = Tensor.allocate(16, 1);
+            for (int b = 0; b < 16; b++) {
+                float sum = 0;
+                for (int t = 0; t < 5; t++) {
+                    sum += x.get(b, t, 0);
+                }
+                y.set(sum / 5, b, 0);
+            }
+            Trainer t = new Trainer(m, new Optimizer.Adam(0.01f, 0.9f, 0.999f, 1e-7f, Optimizer.AdamForm.KERAS3));
+            float first = t.evaluate(x, y);
+            for (int i = 0; i < 100; i++) {
+                t.trainStep(x, y);
+            }
+            float last = t.evaluate(x, y);
+            assertTrue(last < first / 4, "loss went from " + first + " to " + last);
+            try (Sequential trained = t.toModel(Backends.java())) {
+                float[] p = trained.predict(x).output().toFloatArray();
+                double mse = 0;
+                for (int b = 0; b < 16; b++) {
+                    mse += Math.pow(p[b] - y.getFlat(b), 2);
+                }
+                assertEquals(last, mse / 16, 1e-5, "the exported model computes the trainer's loss");
+            }
+        }
+    }
+
+    @Test
+    void badInputsAreNamed() {
+        try (Sequential m = model(1, 2, LstmSpec.of(3), DenseSpec.of(1, DenseActivation.LINEAR));
+             Sequential gru = model(1, 2, GruSpec.of(3))) {
+            Trainer t = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false));
+            var e = assertThrows(IllegalArgumentException.class, () -> t.trainStep(Tensor.allocate(4, 3, 2),
+                    Tensor.allocate(5, 1)));
+            assertTrue(e.getMessage().contains("[4, 1]") && e.getMessage().contains("[5, 1]"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> t.trainStep(Tensor.allocate(4, 3, 7),
+                    Tensor.allocate(4, 1)));
+            assertTrue(e.getMessage().contains("[4, 3, 7]"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> new Trainer(gru, new Optimizer.Sgd(0.1f, 0, false)));
+            assertTrue(e.getMessage().contains("GRU layer") && e.getMessage().contains("not trainable yet"), e.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> new Optimizer.Sgd(-1f, 0, false));
+            Tensor nan = Tensor.allocate(4, 3, 2);
+            nan.setFlat(0, Float.NaN);
+            var s = assertThrows(IllegalStateException.class, () -> t.trainStep(nan, Tensor.allocate(4, 1)));
+            assertTrue(s.getMessage().contains("NaN"), s.getMessage());
+        }
+    }
+}
