@@ -33,14 +33,21 @@ public final class Trainer {
     private final List<SequencedMap<String, float[]>> weights = new ArrayList<>();
     private final List<SequencedMap<String, long[]>> shapes = new ArrayList<>();
     private final Optimizer optimizer;
+    private final Loss loss;
 
     /** Result of one forward and backward pass at the current weights. */
     public record Gradients(float loss, List<SequencedMap<String, float[]>> perLayer) {
     }
 
+    /** A trainer with the mean squared error loss. */
     public Trainer(Sequential model, Optimizer optimizer) {
+        this(model, optimizer, Loss.MSE);
+    }
+
+    public Trainer(Sequential model, Optimizer optimizer, Loss loss) {
         Objects.requireNonNull(model, "model");
         this.optimizer = Objects.requireNonNull(optimizer, "optimizer");
+        this.loss = Objects.requireNonNull(loss, "loss");
         this.inputFeatures = model.inputFeatures();
         this.specs = model.layers();
         boolean sequence = true;
@@ -166,24 +173,18 @@ public final class Trainer {
             features = spec.outputFeatures(features);
         }
         long[] ys = y.shape();
-        long expected = (long) (sequence ? batch * steps : batch) * features;
+        int rows = cur.length / features;
+        int perRow = loss.targetValuesPerRow(features);
+        long expected = (long) rows * perRow;
         if (ys.length == 0 || ys[0] != batch || y.size() != expected) {
-            throw new IllegalArgumentException("y must hold the model's output shape ["
-                    + (sequence ? batch + ", " + steps : batch) + ", " + features + "], got " + Arrays.toString(ys));
+            throw new IllegalArgumentException("y must hold " + perRow + " value(s) per output row, shape ["
+                    + (sequence ? batch + ", " + steps : batch) + ", " + perRow + "] for " + loss.name() + ", got "
+                    + Arrays.toString(ys));
         }
-        float[] target = y.toFloatArray();
-        // MSE: mean over the last axis, then over everything before it
-        double loss = 0;
         float[] dOut = new float[cur.length];
-        int outerRows = cur.length / features;
-        for (int i = 0; i < cur.length; i++) {
-            double d = (double) cur[i] - target[i];
-            loss += d * d;
-            dOut[i] = (float) (2 * d / ((double) features * outerRows));
-        }
-        loss /= (double) features * outerRows;
+        double value = loss.compute(cur, y.toFloatArray(), rows, features, dOut);
         if (!backward) {
-            return new Gradients((float) loss, List.of());
+            return new Gradients((float) value, List.of());
         }
         List<SequencedMap<String, float[]>> grads = new ArrayList<>();
         for (int i = 0; i < specs.size(); i++) {
@@ -199,7 +200,7 @@ public final class Trainer {
             }
             grads.set(i, g);
         }
-        return new Gradients((float) loss, grads);
+        return new Gradients((float) value, grads);
     }
 
     // ------------------------------------------------------------------ activations
