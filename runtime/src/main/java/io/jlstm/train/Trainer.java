@@ -3,7 +3,10 @@ package io.jlstm.train;
 import io.jlstm.Sequential;
 import io.jlstm.Tensor;
 import io.jlstm.backend.Backend;
-import io.jlstm.layers.DenseActivation;
+import io.jlstm.layers.BidirectionalSpec;
+import io.jlstm.layers.GruSpec;
+import io.jlstm.layers.MergeMode;
+import io.jlstm.layers.RecurrentSpec;
 import io.jlstm.layers.DenseSpec;
 import io.jlstm.layers.LayerSpec;
 import io.jlstm.layers.LstmSpec;
@@ -17,11 +20,10 @@ import java.util.Objects;
 import java.util.SequencedMap;
 
 /**
- * Backpropagation through time for a stack of LSTM and Dense layers with the mean squared error
- * loss (Keras' reduction: mean over the last axis, then over the batch), and one optimizer step
- * per call. This is the reference implementation the training work starts from: exact float32
+ * Backpropagation through time for stacks of LSTM, GRU (both reset_after forms), Bidirectional
+ * and Dense layers (every option inference has, go_backwards and softmax included), with a
+ * {@link Loss} (Keras' reduction) and one optimizer step per call. This is the reference implementation the training work starts from: exact float32
  * arithmetic on heap arrays, checked against TensorFlow.js on the reference training cases.
- * GRU, Bidirectional and the other losses are not trained yet and are refused with their name.
  *
  * <p>The trainer copies the model's weights when it is created and owns those copies; {@link
  * #toModel} builds a new model from them. Not thread-safe.
@@ -54,20 +56,21 @@ public final class Trainer {
         for (int i = 0; i < specs.size(); i++) {
             LayerSpec spec = specs.get(i);
             switch (spec) {
-                case LstmSpec l -> {
-                    if (l.returnState()) {
-                        throw new IllegalArgumentException("training: LSTM layer '" + l.name()
+                case RecurrentSpec r -> {
+                    if (r.returnState()) {
+                        throw new IllegalArgumentException("training: " + r.type() + " layer '" + r.name()
                                 + "' returns its state; training uses the main output only");
                     }
                 }
-                case DenseSpec d -> {
-                    if (d.activation() == DenseActivation.SOFTMAX) {
-                        throw new IllegalArgumentException("training: Dense layer '" + d.name()
-                                + "' with softmax is not trainable yet (needs a crossentropy loss)");
+                case BidirectionalSpec b -> {
+                    if (b.layer().returnState()) {
+                        throw new IllegalArgumentException("training: Bidirectional layer '" + b.name()
+                                + "' returns its states; training uses the main output only");
                     }
                 }
-                default -> throw new IllegalArgumentException("training: " + spec.type() + " layer '" + spec.name()
-                        + "' is not trainable yet (LSTM and Dense are)");
+                case DenseSpec d -> {
+                    // every Dense activation, softmax included, has a backward pass
+                }
             }
             SequencedMap<String, float[]> w = new LinkedHashMap<>();
             SequencedMap<String, long[]> s = new LinkedHashMap<>();
@@ -158,8 +161,12 @@ public final class Trainer {
         int features = inputFeatures;
         for (int i = 0; i < specs.size(); i++) {
             LayerSpec spec = specs.get(i);
-            if (spec instanceof LstmSpec l) {
-                LstmCache c = lstmForward(l, weights.get(i), cur, batch, steps, features);
+            if (spec instanceof RecurrentSpec r) {
+                RecurrentCache c = recurrentForward(r, weights.get(i), "", cur, batch, steps, features);
+                caches[i] = c;
+                cur = c.output();
+            } else if (spec instanceof BidirectionalSpec b) {
+                BidiCache c = bidiForward(b, weights.get(i), cur, batch, steps, features);
                 caches[i] = c;
                 cur = c.output;
             } else {
@@ -193,8 +200,10 @@ public final class Trainer {
         float[] d = dOut;
         for (int i = specs.size() - 1; i >= 0; i--) {
             SequencedMap<String, float[]> g = new LinkedHashMap<>();
-            if (caches[i] instanceof LstmCache c) {
-                d = lstmBackward((LstmSpec) specs.get(i), weights.get(i), c, d, g);
+            if (caches[i] instanceof RecurrentCache c) {
+                d = recurrentBackward((RecurrentSpec) specs.get(i), weights.get(i), "", c, d, g);
+            } else if (caches[i] instanceof BidiCache c) {
+                d = bidiBackward((BidirectionalSpec) specs.get(i), weights.get(i), c, d, g);
             } else {
                 d = denseBackward((DenseSpec) specs.get(i), weights.get(i), (DenseCache) caches[i], d, g);
             }
@@ -228,17 +237,34 @@ public final class Trainer {
 
     // ------------------------------------------------------------------ LSTM
 
-    private record LstmCache(int batch, int steps, int inputs, int units, float[] x, float[][] gates, float[][] c,
-                             float[][] h, float[][] actC, float[] output) {
+    /** What a recurrent layer's forward pass keeps for its backward pass; output in processing order. */
+    private sealed interface RecurrentCache permits LstmCache, GruCache {
+        float[] output();
     }
 
-    private static LstmCache lstmForward(LstmSpec spec, Map<String, float[]> w, float[] x, int batch, int steps,
-                                         int inputs) {
+    private static RecurrentCache recurrentForward(RecurrentSpec spec, Map<String, float[]> w, String prefix, float[] x,
+                                                   int batch, int steps, int inputs) {
+        return spec instanceof LstmSpec l ? lstmForward(l, w, prefix, x, batch, steps, inputs)
+                : gruForward((GruSpec) spec, w, prefix, x, batch, steps, inputs);
+    }
+
+    private static float[] recurrentBackward(RecurrentSpec spec, Map<String, float[]> w, String prefix,
+                                             RecurrentCache c, float[] dOut, SequencedMap<String, float[]> g) {
+        return c instanceof LstmCache lc ? lstmBackward((LstmSpec) spec, w, prefix, lc, dOut, g)
+                : gruBackward((GruSpec) spec, w, prefix, (GruCache) c, dOut, g);
+    }
+
+    private record LstmCache(int batch, int steps, int inputs, int units, float[] x, float[][] gates, float[][] c,
+                             float[][] h, float[][] actC, float[] output) implements RecurrentCache {
+    }
+
+    private static LstmCache lstmForward(LstmSpec spec, Map<String, float[]> w, String prefix, float[] x, int batch,
+                                         int steps, int inputs) {
         int hN = spec.units();
         int g4 = 4 * hN;
-        float[] k = w.get("kernel");
-        float[] u = w.get("recurrent_kernel");
-        float[] bias = w.get("bias");
+        float[] k = w.get(prefix + "kernel");
+        float[] u = w.get(prefix + "recurrent_kernel");
+        float[] bias = w.get(prefix + "bias");
         float[][] gates = new float[steps][batch * g4];
         float[][] c = new float[steps + 1][batch * hN];
         float[][] h = new float[steps + 1][batch * hN];
@@ -294,15 +320,15 @@ public final class Trainer {
     }
 
     /** Fills {@code g} with the weight gradients and returns the gradient of the layer input. */
-    private static float[] lstmBackward(LstmSpec spec, Map<String, float[]> w, LstmCache c, float[] dOut,
-                                        SequencedMap<String, float[]> g) {
+    private static float[] lstmBackward(LstmSpec spec, Map<String, float[]> w, String prefix, LstmCache c,
+                                        float[] dOut, SequencedMap<String, float[]> g) {
         int hN = c.units;
         int g4 = 4 * hN;
         int batch = c.batch;
         int steps = c.steps;
         int inputs = c.inputs;
-        float[] k = w.get("kernel");
-        float[] u = w.get("recurrent_kernel");
+        float[] k = w.get(prefix + "kernel");
+        float[] u = w.get(prefix + "recurrent_kernel");
         float[] dK = new float[k.length];
         float[] dU = new float[u.length];
         float[] dB = new float[4 * hN];
@@ -359,12 +385,277 @@ public final class Trainer {
                 }
             }
         }
-        g.put("kernel", dK);
-        g.put("recurrent_kernel", dU);
-        if (w.containsKey("bias")) {
-            g.put("bias", dB);
+        g.put(prefix + "kernel", dK);
+        g.put(prefix + "recurrent_kernel", dU);
+        if (w.containsKey(prefix + "bias")) {
+            g.put(prefix + "bias", dB);
         }
         return dX;
+    }
+
+    // ------------------------------------------------------------------ GRU
+
+    /** Per step: z, r, candidate hh, the recurrent projection of the candidate block (reset_after) or r⊙h (reset_before). */
+    private record GruCache(int batch, int steps, int inputs, int units, float[] x, float[][] z, float[][] r,
+                            float[][] hh, float[][] aux, float[][] h, float[] output) implements RecurrentCache {
+    }
+
+    private static GruCache gruForward(GruSpec spec, Map<String, float[]> w, String prefix, float[] x, int batch,
+                                       int steps, int inputs) {
+        int hN = spec.units();
+        int g3 = 3 * hN;
+        float[] k = w.get(prefix + "kernel");
+        float[] u = w.get(prefix + "recurrent_kernel");
+        float[] bias = w.get(prefix + "bias"); // [3H], or [2, 3H] with reset_after: input row, recurrent row
+        boolean after = spec.resetAfter();
+        float[][] z = new float[steps][batch * hN];
+        float[][] r = new float[steps][batch * hN];
+        float[][] hh = new float[steps][batch * hN];
+        float[][] aux = new float[steps][batch * hN];
+        float[][] h = new float[steps + 1][batch * hN];
+        float[] out = new float[spec.returnSequences() ? batch * steps * hN : batch * hN];
+        float[] xz = new float[g3];
+        float[] hp = new float[g3];
+        for (int s = 0; s < steps; s++) {
+            int t = spec.goBackwards() ? steps - 1 - s : s;
+            for (int b = 0; b < batch; b++) {
+                int xo = (b * steps + t) * inputs;
+                for (int j = 0; j < g3; j++) {
+                    xz[j] = bias == null ? 0f : bias[j];
+                    hp[j] = bias != null && after ? bias[g3 + j] : 0f;
+                }
+                for (int p = 0; p < inputs; p++) {
+                    float xv = x[xo + p];
+                    for (int j = 0; j < g3; j++) {
+                        xz[j] += xv * k[p * g3 + j];
+                    }
+                }
+                float[] hPrev = h[s];
+                // [z | r] always from h; the candidate block from h (reset_after) or r⊙h (reset_before)
+                int cols = after ? g3 : 2 * hN;
+                for (int p = 0; p < hN; p++) {
+                    float hv = hPrev[b * hN + p];
+                    for (int j = 0; j < cols; j++) {
+                        hp[j] += hv * u[p * g3 + j];
+                    }
+                }
+                for (int j = 0; j < hN; j++) {
+                    z[s][b * hN + j] = apply(spec.recurrentActivation(), xz[j] + hp[j]);
+                    r[s][b * hN + j] = apply(spec.recurrentActivation(), xz[hN + j] + hp[hN + j]);
+                }
+                if (!after) {
+                    for (int j = 0; j < hN; j++) {
+                        aux[s][b * hN + j] = r[s][b * hN + j] * hPrev[b * hN + j]; // r⊙h
+                    }
+                    for (int p = 0; p < hN; p++) {
+                        float rh = aux[s][b * hN + p];
+                        for (int j = 0; j < hN; j++) {
+                            hp[2 * hN + j] += rh * u[p * g3 + 2 * hN + j];
+                        }
+                    }
+                }
+                for (int j = 0; j < hN; j++) {
+                    int bj = b * hN + j;
+                    float pre = after ? xz[2 * hN + j] + r[s][bj] * hp[2 * hN + j] : xz[2 * hN + j] + hp[2 * hN + j];
+                    if (after) {
+                        aux[s][bj] = hp[2 * hN + j]; // the recurrent projection the reset multiplies
+                    }
+                    hh[s][bj] = apply(spec.activation(), pre);
+                    h[s + 1][bj] = z[s][bj] * hPrev[bj] + (1 - z[s][bj]) * hh[s][bj];
+                }
+            }
+            if (spec.returnSequences()) {
+                for (int b = 0; b < batch; b++) {
+                    System.arraycopy(h[s + 1], b * hN, out, (b * steps + s) * hN, hN);
+                }
+            }
+        }
+        if (!spec.returnSequences()) {
+            System.arraycopy(h[steps], 0, out, 0, batch * hN);
+        }
+        return new GruCache(batch, steps, inputs, hN, x, z, r, hh, aux, h, out);
+    }
+
+    private static float[] gruBackward(GruSpec spec, Map<String, float[]> w, String prefix, GruCache c, float[] dOut,
+                                       SequencedMap<String, float[]> g) {
+        int hN = c.units;
+        int g3 = 3 * hN;
+        int batch = c.batch;
+        int steps = c.steps;
+        int inputs = c.inputs;
+        boolean after = spec.resetAfter();
+        float[] k = w.get(prefix + "kernel");
+        float[] u = w.get(prefix + "recurrent_kernel");
+        float[] bias = w.get(prefix + "bias");
+        float[] dK = new float[k.length];
+        float[] dU = new float[u.length];
+        float[] dB = bias == null ? null : new float[bias.length];
+        float[] dX = new float[batch * steps * inputs];
+        float[] dhNext = new float[batch * hN];
+        float[] dxz = new float[g3];  // gradient of the input projection (plus input bias)
+        float[] dhp = new float[g3];  // gradient of the recurrent projection (plus recurrent bias)
+        for (int s = steps - 1; s >= 0; s--) {
+            int t = spec.goBackwards() ? steps - 1 - s : s;
+            float[] hPrev = c.h[s];
+            for (int b = 0; b < batch; b++) {
+                float[] dhPrev = new float[hN];
+                for (int j = 0; j < hN; j++) {
+                    int bj = b * hN + j;
+                    float dh = dhNext[bj];
+                    if (spec.returnSequences()) {
+                        dh += dOut[(b * steps + s) * hN + j];
+                    } else if (s == steps - 1) {
+                        dh += dOut[bj];
+                    }
+                    float zj = c.z[s][bj];
+                    float hhj = c.hh[s][bj];
+                    float dzPre = dh * (hPrev[bj] - hhj) * derivative(spec.recurrentActivation(), zj);
+                    float dhhPre = dh * (1 - zj) * derivative(spec.activation(), hhj);
+                    dhPrev[j] += dh * zj;
+                    dxz[j] = dzPre;
+                    dhp[j] = dzPre;
+                    dxz[2 * hN + j] = dhhPre;
+                    if (after) {
+                        float rj = c.r[s][bj];
+                        dhp[2 * hN + j] = dhhPre * rj;
+                        float drPre = dhhPre * c.aux[s][bj] * derivative(spec.recurrentActivation(), rj);
+                        dxz[hN + j] = drPre;
+                        dhp[hN + j] = drPre;
+                    }
+                }
+                if (!after) {
+                    // candidate: pre = xz_h + (r⊙h)·U_h; gradient to r⊙h, then to r and h
+                    for (int p = 0; p < hN; p++) {
+                        float acc = 0f;
+                        float rh = c.aux[s][b * hN + p];
+                        for (int j = 0; j < hN; j++) {
+                            acc += dxz[2 * hN + j] * u[p * g3 + 2 * hN + j];
+                            dU[p * g3 + 2 * hN + j] += rh * dxz[2 * hN + j];
+                        }
+                        int bp = b * hN + p;
+                        float rp = c.r[s][bp];
+                        dhPrev[p] += acc * rp;
+                        float drPre = acc * hPrev[bp] * derivative(spec.recurrentActivation(), rp);
+                        dxz[hN + p] = drPre;
+                        dhp[hN + p] = drPre;
+                    }
+                }
+                int xo = (b * steps + t) * inputs;
+                for (int p = 0; p < inputs; p++) {
+                    float xv = c.x[xo + p];
+                    float acc = 0f;
+                    for (int j = 0; j < g3; j++) {
+                        dK[p * g3 + j] += xv * dxz[j];
+                        acc += dxz[j] * k[p * g3 + j];
+                    }
+                    dX[xo + p] += acc;
+                }
+                int cols = after ? g3 : 2 * hN; // the columns of U that multiply h itself
+                for (int p = 0; p < hN; p++) {
+                    float hv = hPrev[b * hN + p];
+                    float acc = 0f;
+                    for (int j = 0; j < cols; j++) {
+                        dU[p * g3 + j] += hv * dhp[j];
+                        acc += dhp[j] * u[p * g3 + j];
+                    }
+                    dhNext[b * hN + p] = dhPrev[p] + acc;
+                }
+                if (dB != null) {
+                    for (int j = 0; j < g3; j++) {
+                        dB[j] += dxz[j];
+                        if (after) {
+                            dB[g3 + j] += dhp[j];
+                        }
+                    }
+                }
+            }
+        }
+        g.put(prefix + "kernel", dK);
+        g.put(prefix + "recurrent_kernel", dU);
+        if (dB != null) {
+            g.put(prefix + "bias", dB);
+        }
+        return dX;
+    }
+
+    // ------------------------------------------------------------------ Bidirectional
+
+    private record BidiCache(int batch, int steps, int units, boolean sequence, RecurrentCache forward,
+                             RecurrentCache backward, float[] output) {
+    }
+
+    private static BidiCache bidiForward(BidirectionalSpec spec, Map<String, float[]> w, float[] x, int batch,
+                                         int steps, int inputs) {
+        RecurrentCache f = recurrentForward(spec.forward(), w, "forward_", x, batch, steps, inputs);
+        RecurrentCache bw = recurrentForward(spec.backward(), w, "backward_", x, batch, steps, inputs);
+        int h = spec.layer().units();
+        boolean seq = spec.layer().returnSequences();
+        int rows = seq ? steps : 1;
+        int width = spec.outputFeatures(inputs);
+        float[] out = new float[batch * rows * width];
+        for (int b = 0; b < batch; b++) {
+            for (int t = 0; t < rows; t++) {
+                int fo = (b * rows + t) * h;
+                int bo = (b * rows + (rows - 1 - t)) * h; // the backward sequence flipped back to input time
+                int oo = (b * rows + t) * width;
+                for (int j = 0; j < h; j++) {
+                    float fv = f.output()[fo + j];
+                    float bv = bw.output()[bo + j];
+                    switch (spec.mergeMode()) {
+                        case CONCAT -> {
+                            out[oo + j] = fv;
+                            out[oo + h + j] = bv;
+                        }
+                        case SUM -> out[oo + j] = fv + bv;
+                        case AVE -> out[oo + j] = (fv + bv) * 0.5f;
+                        case MUL -> out[oo + j] = fv * bv;
+                    }
+                }
+            }
+        }
+        return new BidiCache(batch, steps, h, seq, f, bw, out);
+    }
+
+    private static float[] bidiBackward(BidirectionalSpec spec, Map<String, float[]> w, BidiCache c, float[] dOut,
+                                        SequencedMap<String, float[]> g) {
+        int h = c.units;
+        int rows = c.sequence ? c.steps : 1;
+        int width = spec.mergeMode() == MergeMode.CONCAT ? 2 * h : h;
+        float[] dF = new float[c.forward.output().length];
+        float[] dBw = new float[c.backward.output().length];
+        for (int b = 0; b < c.batch; b++) {
+            for (int t = 0; t < rows; t++) {
+                int fo = (b * rows + t) * h;
+                int bo = (b * rows + (rows - 1 - t)) * h;
+                int oo = (b * rows + t) * width;
+                for (int j = 0; j < h; j++) {
+                    switch (spec.mergeMode()) {
+                        case CONCAT -> {
+                            dF[fo + j] = dOut[oo + j];
+                            dBw[bo + j] = dOut[oo + h + j];
+                        }
+                        case SUM -> {
+                            dF[fo + j] = dOut[oo + j];
+                            dBw[bo + j] = dOut[oo + j];
+                        }
+                        case AVE -> {
+                            dF[fo + j] = dOut[oo + j] * 0.5f;
+                            dBw[bo + j] = dOut[oo + j] * 0.5f;
+                        }
+                        case MUL -> {
+                            dF[fo + j] = dOut[oo + j] * c.backward.output()[bo + j];
+                            dBw[bo + j] = dOut[oo + j] * c.forward.output()[fo + j];
+                        }
+                    }
+                }
+            }
+        }
+        float[] dxF = recurrentBackward(spec.forward(), w, "forward_", c.forward, dF, g);
+        float[] dxB = recurrentBackward(spec.backward(), w, "backward_", c.backward, dBw, g);
+        for (int i = 0; i < dxF.length; i++) {
+            dxF[i] += dxB[i];
+        }
+        return dxF;
     }
 
     // ------------------------------------------------------------------ Dense
@@ -384,7 +675,20 @@ public final class Trainer {
                 for (int p = 0; p < inputs; p++) {
                     acc += x[r * inputs + p] * k[p * n + j];
                 }
-                out[r * n + j] = apply(a, acc);
+                out[r * n + j] = a == null ? acc : apply(a, acc);
+            }
+            if (a == null) { // softmax over the row, max-subtracted
+                double max = Double.NEGATIVE_INFINITY;
+                for (int j = 0; j < n; j++) {
+                    max = Math.max(max, out[r * n + j]);
+                }
+                double sum = 0;
+                for (int j = 0; j < n; j++) {
+                    sum += Math.exp(out[r * n + j] - max);
+                }
+                for (int j = 0; j < n; j++) {
+                    out[r * n + j] = (float) (Math.exp(out[r * n + j] - max) / sum);
+                }
             }
         }
         return new DenseCache(rows, inputs, x, out);
@@ -399,8 +703,15 @@ public final class Trainer {
         float[] dX = new float[c.rows * c.inputs];
         Activation a = spec.activation().elementwise();
         for (int r = 0; r < c.rows; r++) {
+            float dot = 0f; // softmax: dz_j = y_j (dy_j − Σ dy·y)
+            if (a == null) {
+                for (int j = 0; j < n; j++) {
+                    dot += dOut[r * n + j] * c.output[r * n + j];
+                }
+            }
             for (int j = 0; j < n; j++) {
-                float dz = dOut[r * n + j] * derivative(a, c.output[r * n + j]);
+                float y = c.output[r * n + j];
+                float dz = a == null ? y * (dOut[r * n + j] - dot) : dOut[r * n + j] * derivative(a, y);
                 dB[j] += dz;
                 for (int p = 0; p < c.inputs; p++) {
                     dK[p * n + j] += c.x[r * c.inputs + p] * dz;

@@ -42,17 +42,44 @@ class TrainerTest {
         return b.build();
     }
 
-    /** The gradient of every weight against a central finite difference of the loss (in double). */
-    @Test
-    void gradientsMatchFiniteDifferences() {
-        try (Sequential m = model(3, 3, LstmSpec.of(5).returnSequences(true),
-                LstmSpec.of(4).goBackwards(true), DenseSpec.of(2, DenseActivation.TANH))) {
+    static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> stacks() {
+        return java.util.stream.Stream.of(
+                org.junit.jupiter.params.provider.Arguments.of("lstm, lstm backwards, tanh dense", new LayerSpec[] {
+                        LstmSpec.of(5).returnSequences(true), LstmSpec.of(4).goBackwards(true),
+                        DenseSpec.of(2, DenseActivation.TANH)}),
+                org.junit.jupiter.params.provider.Arguments.of("gru both forms, softmax dense", new LayerSpec[] {
+                        GruSpec.of(5).returnSequences(true), GruSpec.of(4).resetAfter(false).goBackwards(true),
+                        DenseSpec.of(3, DenseActivation.SOFTMAX)}),
+                org.junit.jupiter.params.provider.Arguments.of("relu lstm, hard_sigmoid gru, no bias", new LayerSpec[] {
+                        LstmSpec.of(4).activation(io.jlstm.simd.Activation.RELU).returnSequences(true),
+                        GruSpec.of(3).recurrentActivation(io.jlstm.simd.Activation.HARD_SIGMOID).useBias(false),
+                        DenseSpec.of(2, DenseActivation.SIGMOID)}),
+                org.junit.jupiter.params.provider.Arguments.of("bidirectional concat then mul", new LayerSpec[] {
+                        io.jlstm.layers.BidirectionalSpec.of(LstmSpec.of(3).returnSequences(true),
+                                io.jlstm.layers.MergeMode.CONCAT),
+                        io.jlstm.layers.BidirectionalSpec.of(GruSpec.of(3), io.jlstm.layers.MergeMode.MUL),
+                        DenseSpec.of(2, DenseActivation.LINEAR)}),
+                org.junit.jupiter.params.provider.Arguments.of("bidirectional sum and ave", new LayerSpec[] {
+                        io.jlstm.layers.BidirectionalSpec.of(GruSpec.of(3).resetAfter(false).returnSequences(true),
+                                io.jlstm.layers.MergeMode.SUM),
+                        io.jlstm.layers.BidirectionalSpec.of(LstmSpec.of(3).returnSequences(true),
+                                io.jlstm.layers.MergeMode.AVE),
+                        DenseSpec.of(2, DenseActivation.LINEAR)}));
+    }
+
+    /** The gradient of every weight against a central finite difference of the loss. */
+    @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.MethodSource("stacks")
+    void gradientsMatchFiniteDifferences(String what, LayerSpec[] layers) {
+        try (Sequential m = model(3, 3, layers)) {
             Random rnd = new Random(4);
             Tensor x = random(rnd, 1f, 2, 4, 3);
-            Tensor y = random(rnd, 0.5f, 2, 2);
+            boolean seq = m.layers().getLast() instanceof DenseSpec && m.layers().get(m.layers().size() - 2)
+                    .outputIsSequence(true);
+            Tensor y = seq ? random(rnd, 0.5f, 2, 4, m.outputFeatures()) : random(rnd, 0.5f, 2, m.outputFeatures());
             Trainer t = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false));
             Trainer.Gradients g = t.gradients(x, y);
-            for (int layer = 0; layer < 3; layer++) {
+            for (int layer = 0; layer < m.layers().size(); layer++) {
                 for (var e : g.perLayer().get(layer).entrySet()) {
                     float[] w = t.weights(layer, e.getKey());
                     for (int i = 0; i < w.length; i += 3) {
@@ -65,7 +92,7 @@ class TrainerTest {
                         w[i] = keep;
                         double numeric = (up - down) / (2 * h);
                         assertEquals(numeric, e.getValue()[i], 2e-4 + 2e-2 * Math.abs(numeric),
-                                "layer " + layer + " " + e.getKey() + "[" + i + "]");
+                                what + ": layer " + layer + " " + e.getKey() + "[" + i + "]");
                     }
                 }
             }
@@ -106,7 +133,7 @@ class TrainerTest {
     @Test
     void badInputsAreNamed() {
         try (Sequential m = model(1, 2, LstmSpec.of(3), DenseSpec.of(1, DenseActivation.LINEAR));
-             Sequential gru = model(1, 2, GruSpec.of(3))) {
+             Sequential gru = model(1, 2, GruSpec.of(3).returnState(true))) {
             Trainer t = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false));
             var e = assertThrows(IllegalArgumentException.class, () -> t.trainStep(Tensor.allocate(4, 3, 2),
                     Tensor.allocate(5, 1)));
@@ -115,7 +142,7 @@ class TrainerTest {
                     Tensor.allocate(4, 1)));
             assertTrue(e.getMessage().contains("[4, 3, 7]"), e.getMessage());
             e = assertThrows(IllegalArgumentException.class, () -> new Trainer(gru, new Optimizer.Sgd(0.1f, 0, false)));
-            assertTrue(e.getMessage().contains("GRU layer") && e.getMessage().contains("not trainable yet"), e.getMessage());
+            assertTrue(e.getMessage().contains("GRU layer") && e.getMessage().contains("returns its state"), e.getMessage());
             assertThrows(IllegalArgumentException.class, () -> new Optimizer.Sgd(-1f, 0, false));
             Tensor nan = Tensor.allocate(4, 3, 2);
             nan.setFlat(0, Float.NaN);
