@@ -73,8 +73,8 @@ public interface Callback {
      * Stops training when {@code monitor} has not improved by more than {@code minDelta} for
      * {@code patience} epochs (Keras' {@code EarlyStopping} without baseline and
      * start_from_epoch): with a plateau from the start it stops after epoch {@code patience + 1}.
-     * {@code restore_best_weights} is not offered: {@link Trainer} has no public way to set
-     * weights yet; pair it with a {@link ModelCheckpoint} with save-best-only and load that file.
+     * With {@code restoreBestWeights} the weights of the best epoch are put back when training
+     * stops early (as Keras does; when training runs to the end they are kept as they are).
      * A monitored key missing from the fit's logs is refused when training begins (Keras only
      * warns).
      */
@@ -83,6 +83,8 @@ public interface Callback {
         private final int patience;
         private final double minDelta;
         private final Mode mode;
+        private boolean restoreBestWeights;
+        private java.util.List<java.util.List<float[]>> bestWeights;
         private Mode resolved;
         private double best;
         private int bestEpoch;
@@ -91,6 +93,12 @@ public interface Callback {
 
         public EarlyStopping(String monitor, int patience, double minDelta) {
             this(monitor, patience, minDelta, Mode.AUTO);
+        }
+
+        /** Puts the best epoch's weights back when training stops early. */
+        public EarlyStopping restoreBestWeights(boolean restore) {
+            this.restoreBestWeights = restore;
+            return this;
         }
 
         public EarlyStopping(String monitor, int patience, double minDelta, Mode mode) {
@@ -133,10 +141,28 @@ public interface Callback {
                 best = current;
                 bestEpoch = epoch;
                 wait = 0;
+                if (restoreBestWeights) {
+                    bestWeights = new java.util.ArrayList<>();
+                    for (int layer = 0; layer < trainer.layerCount(); layer++) {
+                        java.util.List<float[]> ws = new java.util.ArrayList<>();
+                        for (String name : trainer.weightNames(layer)) {
+                            ws.add(trainer.weight(layer, name));
+                        }
+                        bestWeights.add(ws);
+                    }
+                }
                 return false;
             }
             if (wait >= patience && epoch > 0) {
                 stoppedEpoch = epoch;
+                if (restoreBestWeights && bestWeights != null) {
+                    for (int layer = 0; layer < trainer.layerCount(); layer++) {
+                        java.util.List<String> names = trainer.weightNames(layer);
+                        for (int i = 0; i < names.size(); i++) {
+                            trainer.setWeight(layer, names.get(i), bestWeights.get(layer).get(i));
+                        }
+                    }
+                }
                 return true;
             }
             return false;

@@ -94,6 +94,31 @@ public final class Trainer {
         return w.clone();
     }
 
+    /** Number of layers. */
+    public int layerCount() {
+        return weights.size();
+    }
+
+    /** Names of the weights of layer {@code layer}, in Keras order. */
+    public java.util.List<String> weightNames(int layer) {
+        return java.util.List.copyOf(weights.get(layer).keySet());
+    }
+
+    /** Sets weight {@code name} of layer {@code layer} (a copy of {@code values}, same length). */
+    public void setWeight(int layer, String name, float[] values) {
+        Objects.requireNonNull(values, "values");
+        float[] w = weights.get(layer).get(name);
+        if (w == null) {
+            throw new IllegalArgumentException("layer " + layer + " has no weight '" + name + "' (it has "
+                    + weights.get(layer).keySet() + ")");
+        }
+        if (values.length != w.length) {
+            throw new IllegalArgumentException("weight '" + name + "' of layer " + layer + " has " + w.length
+                    + " values, got " + values.length);
+        }
+        System.arraycopy(values, 0, w, 0, w.length); // in place: the optimizer's state stays attached
+    }
+
     /** The live weight array (tests perturb it for finite differences). */
     float[] weights(int layer, String name) {
         return weights.get(layer).get(name);

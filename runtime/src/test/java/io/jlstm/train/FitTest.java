@@ -225,6 +225,27 @@ class FitTest {
     }
 
     @Test
+    void earlyStoppingRestoresTheBestWeights() {
+        Tensor[] d = meanData(9, 16);
+        List<float[]> kernels = new ArrayList<>();
+        Callback recorder = new Callback() {
+            @Override
+            public boolean onEpochEnd(int epoch, Map<String, Double> logs, Trainer trainer) {
+                kernels.add(trainer.weight(0, "kernel"));
+                return false;
+            }
+        };
+        // a learning rate far too high: the loss gets worse after the first epoch
+        var stop = new Callback.EarlyStopping("loss", 1, 0).restoreBestWeights(true);
+        Trainer t = trainer(10, new Optimizer.Sgd(100f, 0, false));
+        History h = Fit.of(t).epochs(10).batchSize(16).shuffle(false, 0).callbacks(recorder, stop).run(d[0], d[1]);
+        assertEquals(2, h.epochs(), h.toString());
+        assertEquals(0, stop.bestEpoch());
+        assertArrayEquals(kernels.get(0), t.weight(0, "kernel"), "the weights of the best epoch are back");
+        assertFalse(java.util.Arrays.equals(kernels.get(1), t.weight(0, "kernel")));
+    }
+
+    @Test
     void checkpointKeepsTheBestEpoch(@TempDir Path dir) throws Exception {
         Tensor[] d = meanData(11, 48);
         Path file = dir.resolve("best.safetensors");
