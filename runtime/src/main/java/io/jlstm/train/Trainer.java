@@ -237,6 +237,18 @@ public final class Trainer {
         return new Gradients((float) value, grads);
     }
 
+    // ------------------------------------------------------------------ products
+
+    private static final io.jlstm.simd.Kernels KERNELS = io.jlstm.simd.KernelProvider.get();
+
+    /** Row-major {@code C = op(A)·op(B) + beta·C} over heap arrays, through the Vector API kernels. */
+    private static void gemm(boolean transA, boolean transB, int m, int n, int k, float[] a, long aOff, int lda,
+                             float[] b, long bOff, int ldb, float beta, float[] c, long cOff, int ldc) {
+        KERNELS.sgemm(transA, transB, m, n, k, 1f, java.lang.foreign.MemorySegment.ofArray(a), aOff, lda,
+                java.lang.foreign.MemorySegment.ofArray(b), bOff, ldb, beta, java.lang.foreign.MemorySegment.ofArray(c),
+                cOff, ldc);
+    }
+
     // ------------------------------------------------------------------ activations
 
     private static float apply(Activation a, float v) {
@@ -295,36 +307,34 @@ public final class Trainer {
         float[][] h = new float[steps + 1][batch * hN];
         float[][] actC = new float[steps][batch * hN];
         float[] out = new float[spec.returnSequences() ? batch * steps * hN : batch * hN];
+        // x·K + b for every (b, t) at once: rows b·T + t, as the inference path does
+        float[] xp = new float[batch * steps * g4];
+        if (bias != null) {
+            for (int r = 0; r < batch * steps; r++) {
+                System.arraycopy(bias, 0, xp, r * g4, g4);
+            }
+        }
+        gemm(false, false, batch * steps, g4, inputs, x, 0, inputs, k, 0, g4, bias != null ? 1f : 0f, xp, 0, g4);
         for (int s = 0; s < steps; s++) {
             int t = spec.goBackwards() ? steps - 1 - s : s;
+            float[] z = gates[s]; // pre-activations first, activated in place below
             for (int b = 0; b < batch; b++) {
-                float[] z = new float[g4];
-                for (int j = 0; j < g4; j++) {
-                    z[j] = bias == null ? 0f : bias[j];
-                }
-                int xo = (b * steps + t) * inputs;
-                for (int p = 0; p < inputs; p++) {
-                    float xv = x[xo + p];
-                    for (int j = 0; j < g4; j++) {
-                        z[j] += xv * k[p * g4 + j];
-                    }
-                }
-                for (int p = 0; p < hN; p++) {
-                    float hv = h[s][b * hN + p];
-                    for (int j = 0; j < g4; j++) {
-                        z[j] += hv * u[p * g4 + j];
-                    }
-                }
+                System.arraycopy(xp, (b * steps + t) * g4, z, b * g4, g4);
+            }
+            if (s > 0) {
+                gemm(false, false, batch, g4, hN, h[s], 0, hN, u, 0, g4, 1f, z, 0, g4);
+            }
+            for (int b = 0; b < batch; b++) {
+                int gi = b * g4;
                 for (int j = 0; j < hN; j++) {
-                    float ig = apply(spec.recurrentActivation(), z[j]);
-                    float fg = apply(spec.recurrentActivation(), z[hN + j]);
-                    float gg = apply(spec.activation(), z[2 * hN + j]);
-                    float og = apply(spec.recurrentActivation(), z[3 * hN + j]);
-                    int gi = b * g4;
-                    gates[s][gi + j] = ig;
-                    gates[s][gi + hN + j] = fg;
-                    gates[s][gi + 2 * hN + j] = gg;
-                    gates[s][gi + 3 * hN + j] = og;
+                    float ig = apply(spec.recurrentActivation(), z[gi + j]);
+                    float fg = apply(spec.recurrentActivation(), z[gi + hN + j]);
+                    float gg = apply(spec.activation(), z[gi + 2 * hN + j]);
+                    float og = apply(spec.recurrentActivation(), z[gi + 3 * hN + j]);
+                    z[gi + j] = ig;
+                    z[gi + hN + j] = fg;
+                    z[gi + 2 * hN + j] = gg;
+                    z[gi + 3 * hN + j] = og;
                     float cn = fg * c[s][b * hN + j] + ig * gg;
                     c[s + 1][b * hN + j] = cn;
                     float ac = apply(spec.activation(), cn);
@@ -360,10 +370,11 @@ public final class Trainer {
         float[] dX = new float[batch * steps * inputs];
         float[] dhNext = new float[batch * hN];
         float[] dcNext = new float[batch * hN];
-        float[] dz = new float[g4];
+        float[] dz = new float[batch * g4];
         for (int s = steps - 1; s >= 0; s--) {
             int t = spec.goBackwards() ? steps - 1 - s : s;
             for (int b = 0; b < batch; b++) {
+                int gi = b * g4;
                 for (int j = 0; j < hN; j++) {
                     int bj = b * hN + j;
                     float dh = dhNext[bj];
@@ -372,43 +383,27 @@ public final class Trainer {
                     } else if (s == steps - 1) {
                         dh += dOut[bj];
                     }
-                    int gi = b * g4;
                     float ig = c.gates[s][gi + j];
                     float fg = c.gates[s][gi + hN + j];
                     float gg = c.gates[s][gi + 2 * hN + j];
                     float og = c.gates[s][gi + 3 * hN + j];
                     float ac = c.actC[s][bj];
                     float dc = dcNext[bj] + dh * og * derivative(spec.activation(), ac);
-                    dz[j] = dc * gg * derivative(spec.recurrentActivation(), ig);
-                    dz[hN + j] = dc * c.c[s][bj] * derivative(spec.recurrentActivation(), fg);
-                    dz[2 * hN + j] = dc * ig * derivative(spec.activation(), gg);
-                    dz[3 * hN + j] = dh * ac * derivative(spec.recurrentActivation(), og);
+                    dz[gi + j] = dc * gg * derivative(spec.recurrentActivation(), ig);
+                    dz[gi + hN + j] = dc * c.c[s][bj] * derivative(spec.recurrentActivation(), fg);
+                    dz[gi + 2 * hN + j] = dc * ig * derivative(spec.activation(), gg);
+                    dz[gi + 3 * hN + j] = dh * ac * derivative(spec.recurrentActivation(), og);
                     dcNext[bj] = dc * fg;
                 }
-                // weight gradients and the gradients flowing to h_{s-1} and x_t
-                int xo = (b * steps + t) * inputs;
-                for (int p = 0; p < inputs; p++) {
-                    float xv = c.x[xo + p];
-                    float acc = 0f;
-                    for (int j = 0; j < g4; j++) {
-                        dK[p * g4 + j] += xv * dz[j];
-                        acc += dz[j] * k[p * g4 + j];
-                    }
-                    dX[xo + p] += acc;
-                }
-                for (int p = 0; p < hN; p++) {
-                    float hv = c.h[s][b * hN + p];
-                    float acc = 0f;
-                    for (int j = 0; j < g4; j++) {
-                        dU[p * g4 + j] += hv * dz[j];
-                        acc += dz[j] * u[p * g4 + j];
-                    }
-                    dhNext[b * hN + p] = acc;
-                }
                 for (int j = 0; j < g4; j++) {
-                    dB[j] += dz[j];
+                    dB[j] += dz[gi + j];
                 }
             }
+            // dK += x_tᵀ·dz, dU += h_{s-1}ᵀ·dz, dx_t = dz·Kᵀ, dh_{s-1} = dz·Uᵀ
+            gemm(true, false, inputs, g4, batch, c.x, (long) t * inputs, steps * inputs, dz, 0, g4, 1f, dK, 0, g4);
+            gemm(true, false, hN, g4, batch, c.h[s], 0, hN, dz, 0, g4, 1f, dU, 0, g4);
+            gemm(false, true, batch, inputs, g4, dz, 0, g4, k, 0, g4, 0f, dX, (long) t * inputs, steps * inputs);
+            gemm(false, true, batch, hN, g4, dz, 0, g4, u, 0, g4, 0f, dhNext, 0, hN);
         }
         g.put(prefix + "kernel", dK);
         g.put(prefix + "recurrent_kernel", dU);
@@ -694,13 +689,17 @@ public final class Trainer {
         float[] bias = w.get("bias");
         float[] out = new float[rows * n];
         Activation a = spec.activation().elementwise();
+        if (bias != null) {
+            for (int r = 0; r < rows; r++) {
+                System.arraycopy(bias, 0, out, r * n, n);
+            }
+        }
+        gemm(false, false, rows, n, inputs, x, 0, inputs, k, 0, n, bias != null ? 1f : 0f, out, 0, n);
         for (int r = 0; r < rows; r++) {
-            for (int j = 0; j < n; j++) {
-                float acc = bias == null ? 0f : bias[j];
-                for (int p = 0; p < inputs; p++) {
-                    acc += x[r * inputs + p] * k[p * n + j];
+            if (a != null) {
+                for (int j = 0; j < n; j++) {
+                    out[r * n + j] = apply(a, out[r * n + j]);
                 }
-                out[r * n + j] = a == null ? acc : apply(a, acc);
             }
             if (a == null) { // softmax over the row, max-subtracted
                 double max = Double.NEGATIVE_INFINITY;
@@ -726,6 +725,7 @@ public final class Trainer {
         float[] dK = new float[k.length];
         float[] dB = new float[n];
         float[] dX = new float[c.rows * c.inputs];
+        float[] dZ = new float[c.rows * n];
         Activation a = spec.activation().elementwise();
         for (int r = 0; r < c.rows; r++) {
             float dot = 0f; // softmax: dz_j = y_j (dy_j − Σ dy·y)
@@ -738,12 +738,11 @@ public final class Trainer {
                 float y = c.output[r * n + j];
                 float dz = a == null ? y * (dOut[r * n + j] - dot) : dOut[r * n + j] * derivative(a, y);
                 dB[j] += dz;
-                for (int p = 0; p < c.inputs; p++) {
-                    dK[p * n + j] += c.x[r * c.inputs + p] * dz;
-                    dX[r * c.inputs + p] += dz * k[p * n + j];
-                }
+                dZ[r * n + j] = dz;
             }
         }
+        gemm(true, false, c.inputs, n, c.rows, c.x, 0, c.inputs, dZ, 0, n, 0f, dK, 0, n);
+        gemm(false, true, c.rows, c.inputs, n, dZ, 0, n, k, 0, n, 0f, dX, 0, c.inputs);
         g.put("kernel", dK);
         if (w.containsKey("bias")) {
             g.put("bias", dB);
