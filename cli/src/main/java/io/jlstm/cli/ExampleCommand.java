@@ -27,16 +27,24 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "example", mixinStandardHelpOptions = true,
         description = {"Train one of the seed examples and write history.json, loss.png and model.safetensors.",
-                "Examples: sum-of-sequence, random-regression, relu-lstm, stacked-forecast "
-                        + "(fashion-mnist: not available yet)."})
+                "Examples: sum-of-sequence, random-regression, relu-lstm, stacked-forecast, fashion-mnist."})
 final class ExampleCommand implements Callable<Integer> {
 
     @Spec
     private CommandSpec spec;
 
     @Parameters(index = "0", paramLabel = "NAME",
-            description = "sum-of-sequence, random-regression, relu-lstm or stacked-forecast.")
+            description = "sum-of-sequence, random-regression, relu-lstm, stacked-forecast or fashion-mnist.")
     private String name;
+
+    @Option(names = "--data", paramLabel = "DIR",
+            description = "fashion-mnist: folder of the IDX files (default: /usr/share/datasets/fashion-mnist, "
+                    + "from Debian's dataset-fashion-mnist).")
+    private Path data;
+
+    @Option(names = "--limit", paramLabel = "N", hidden = true,
+            description = "fashion-mnist: use only the first N training images (and N/6 test images).")
+    private int limit;
 
     @Option(names = "--epochs", paramLabel = "N", description = "Epochs (default: the example's own).")
     private Integer epochs;
@@ -72,6 +80,11 @@ final class ExampleCommand implements Callable<Integer> {
         }
         PrintWriter w = spec.commandLine().getOut();
         Path dir = out != null ? out : Path.of("jlstm-example-" + name);
+        if (name.equals("fashion-mnist")) {
+            return FashionMnist.run(data != null ? data : FashionMnist.DEFAULT_DATA, limit,
+                    epochs == null ? 10 : epochs, batchSize == null ? 128 : batchSize, seed,
+                    learningRate == null ? 0.001f : learningRate, dir, w);
+        }
         Files.createDirectories(dir);
 
         Examples.Setup s = Examples.setup(name, seed, learningRate == null ? 0f : learningRate);

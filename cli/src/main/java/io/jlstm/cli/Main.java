@@ -33,7 +33,7 @@ import picocli.CommandLine.Model.CommandSpec;
 @Command(name = "jlstm", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Run LSTM and GRU models (jlstm safetensors files) on the JVM.",
         subcommands = {InfoCommand.class, InspectCommand.class, PredictCommand.class, ConvertCaseCommand.class,
-                BenchCommand.class, ExampleCommand.class, DemoCommand.class,
+                BenchCommand.class, ExampleCommand.class, DemoCommand.class, TrainCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Callable<Integer> {
 

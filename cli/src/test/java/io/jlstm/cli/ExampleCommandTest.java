@@ -72,12 +72,48 @@ class ExampleCommandTest {
     }
 
     @Test
-    void fashionMnistIsNotAvailableYet() {
-        Result r = jlstm("example", "fashion-mnist", "--out", tmp.resolve("f"));
+    void fashionMnistWithoutDataNamesThePackage() {
+        Result r = jlstm("example", "fashion-mnist", "--data", tmp.resolve("none"), "--out", tmp.resolve("f"));
         assertEquals(2, r.code(), r::err);
-        assertTrue(r.err().contains("not available yet"), r.err());
+        assertTrue(r.err().contains("dataset-fashion-mnist"), r.err());
         assertFalse(r.err().contains("\tat "), r.err());
-        assertFalse(Files.exists(tmp.resolve("f")));
+    }
+
+    /** Writes a gzipped IDX image file and its label file of {@code n} random images. */
+    private static void idx(java.nio.file.Path dir, String prefix, int n, java.util.Random r) throws Exception {
+        try (var out = new java.io.DataOutputStream(new java.util.zip.GZIPOutputStream(
+                Files.newOutputStream(dir.resolve(prefix + "-images-idx3-ubyte.gz"))))) {
+            out.writeInt(2051);
+            out.writeInt(n);
+            out.writeInt(28);
+            out.writeInt(28);
+            byte[] px = new byte[n * 28 * 28];
+            r.nextBytes(px);
+            out.write(px);
+        }
+        try (var out = new java.io.DataOutputStream(new java.util.zip.GZIPOutputStream(
+                Files.newOutputStream(dir.resolve(prefix + "-labels-idx1-ubyte.gz"))))) {
+            out.writeInt(2049);
+            out.writeInt(n);
+            for (int i = 0; i < n; i++) {
+                out.writeByte(r.nextInt(10));
+            }
+        }
+    }
+
+    @Test
+    void fashionMnistRunsOnIdxFiles() throws Exception {
+        java.nio.file.Path data = Files.createDirectories(tmp.resolve("idx"));
+        java.util.Random r = new java.util.Random(3);
+        idx(data, "train", 120, r);
+        idx(data, "t10k", 30, r);
+        java.nio.file.Path dir = tmp.resolve("fm");
+        Result res = jlstm("example", "fashion-mnist", "--data", data, "--epochs", 1, "--batch-size", 32, "--out", dir);
+        assertEquals(0, res.code(), res::err);
+        assertTrue(res.out().contains("test accuracy"), res.out());
+        assertTrue(Files.isRegularFile(dir.resolve("model.safetensors")));
+        assertTrue(Files.isRegularFile(dir.resolve("history.json")));
+        assertTrue(Files.isRegularFile(dir.resolve("loss.png")));
     }
 
     @Test

@@ -1,0 +1,161 @@
+package io.jlstm.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.jlstm.Sequential;
+import io.jlstm.Tensor;
+import io.jlstm.io.Npy;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Random;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code jlstm train}, in-process through {@link Main#run}, on a tiny model and data set. */
+class TrainCommandTest {
+
+    private static final int N = 64;
+    private static final int T = 5;
+
+    @TempDir
+    Path tmp;
+
+    private Path x;
+    private Path y;
+
+    record Result(int code, String out, String err) {
+    }
+
+    static Result jlstm(Object... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        String[] a = Arrays.stream(args).map(String::valueOf).toArray(String[]::new);
+        int code = Main.run(a, new PrintWriter(out), new PrintWriter(err));
+        return new Result(code, out.toString(), err.toString());
+    }
+
+    @BeforeEach
+    void data() throws IOException {
+        Random r = new Random(7);
+        float[] xs = new float[N * T];
+        float[] ys = new float[N];
+        for (int i = 0; i < N; i++) {
+            double s = 0;
+            for (int t = 0; t < T; t++) {
+                xs[i * T + t] = r.nextFloat();
+                s += xs[i * T + t];
+            }
+            ys[i] = (float) (s / T);
+        }
+        x = tmp.resolve("x.npy");
+        y = tmp.resolve("y.npy");
+        Npy.write(x, Tensor.of(xs, N, T, 1));
+        Npy.write(y, Tensor.of(ys, N, 1));
+    }
+
+    private Path spec(String optimizer) throws IOException {
+        Path p = tmp.resolve("spec.json");
+        Files.writeString(p, """
+                {"input_features": 1,
+                 "layers": [{"type": "LSTM", "units": 8}, {"type": "Dense", "units": 1}],
+                 "loss": "mse",
+                 "optimizer": %s,
+                 "metrics": ["mae"],
+                 "epochs": 10, "batch_size": 8, "validation_split": 0.25, "seed": 3}
+                """.formatted(optimizer));
+        return p;
+    }
+
+    @Test
+    void trainsSavesAndWritesHistory() throws IOException {
+        Path model = tmp.resolve("m.safetensors");
+        Path history = tmp.resolve("h.json");
+        Result r = jlstm("train", "--spec", spec("{\"name\": \"adam\", \"learning_rate\": 0.01}"), "--x", x, "--y", y,
+                "--out", model, "--epochs", 3, "--history", history);
+        assertEquals(0, r.code(), r.err() + r.out());
+        assertTrue(r.out().contains("Epoch 1/3"), r.out());
+        assertTrue(r.out().contains("Epoch 3/3"), r.out());
+        assertTrue(r.out().contains("final val_loss"), r.out());
+        assertTrue(r.out().contains("final mae"), r.out());
+
+        JsonNode h = new ObjectMapper().readTree(history.toFile()).get("history");
+        JsonNode loss = h.get("loss");
+        assertEquals(3, loss.size());
+        assertEquals(3, h.get("val_loss").size());
+        assertTrue(loss.get(2).asDouble() < loss.get(0).asDouble(), "loss did not go down: " + loss);
+
+        try (Sequential m = Sequential.load(model)) {
+            assertEquals(1, m.inputFeatures());
+            Tensor out = m.predict(Tensor.of(new float[4 * T], 4, T, 1)).output();
+            assertArrayEquals(new long[] {4, 1}, out.shape());
+        }
+    }
+
+    @Test
+    void unknownOptimizerIsAUserError() throws IOException {
+        Result r = jlstm("train", "--spec", spec("\"adagrad\""), "--x", x, "--y", y,
+                "--out", tmp.resolve("m.safetensors"));
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("unknown optimizer 'adagrad'"), r.err());
+        assertFalse(r.err().contains("\tat "), r.err());
+        assertFalse(Files.exists(tmp.resolve("m.safetensors")));
+    }
+
+    @Test
+    void batchMismatchIsAUserError() throws IOException {
+        Path y2 = tmp.resolve("y2.npy");
+        Npy.write(y2, Tensor.of(new float[N - 1], N - 1, 1));
+        Result r = jlstm("train", "--spec", spec("\"rmsprop\""), "--x", x, "--y", y2,
+                "--out", tmp.resolve("m.safetensors"));
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("64 samples") && r.err().contains("have 63"), r.err());
+        assertFalse(r.err().contains("\tat "), r.err());
+    }
+
+    @Test
+    void specProblemsAreUserErrors() throws IOException {
+        Path bad = tmp.resolve("bad.json");
+        Path model = tmp.resolve("m.safetensors");
+        Files.writeString(bad, "{\"layers\": [");
+        assertUserError(jlstm("train", "--spec", bad, "--x", x, "--y", y, "--out", model), "not valid JSON");
+        Files.writeString(bad, "{\"layers\": [{\"type\": \"LSTM\", \"units\": 4}], \"optimizer\": \"sgd\"}");
+        assertUserError(jlstm("train", "--spec", bad, "--x", x, "--y", y, "--out", model), "no \"loss\"");
+        Files.writeString(bad, "{\"loss\": \"mse\", \"optimizer\": \"sgd\"}");
+        assertUserError(jlstm("train", "--spec", bad, "--x", x, "--y", y, "--out", model), "no \"layers\"");
+        Files.writeString(bad, "{\"layers\": [{\"type\": \"LSTM\", \"units\": 4, \"dropout\": 0.1}], "
+                + "\"loss\": \"mse\", \"optimizer\": \"sgd\"}");
+        assertUserError(jlstm("train", "--spec", bad, "--x", x, "--y", y, "--out", model), "dropout");
+        Files.writeString(bad, "{\"layers\": [{\"type\": \"LSTM\", \"units\": 4}], \"loss\": \"hinge\", "
+                + "\"optimizer\": \"sgd\"}");
+        assertUserError(jlstm("train", "--spec", bad, "--x", x, "--y", y, "--out", model), "unknown loss 'hinge'");
+        Files.writeString(bad, "{\"input_features\": 3, \"layers\": [{\"type\": \"LSTM\", \"units\": 4}], "
+                + "\"loss\": \"mse\", \"optimizer\": \"sgd\", \"metrics\": [\"auc\"]}");
+        assertUserError(jlstm("train", "--spec", bad, "--x", x, "--y", y, "--out", model), "unknown metric 'auc'");
+        Files.writeString(bad, "{\"input_features\": 3, \"layers\": [{\"type\": \"LSTM\", \"units\": 1}], "
+                + "\"loss\": \"mse\", \"optimizer\": \"sgd\"}");
+        assertUserError(jlstm("train", "--spec", bad, "--x", x, "--y", y, "--out", model), "input_features 3");
+        assertUserError(jlstm("train", "--spec", tmp.resolve("none.json"), "--x", x, "--y", y, "--out", model),
+                "not found");
+        Path empty = tmp.resolve("empty.npy");
+        Npy.write(empty, Tensor.of(new float[0], 0, T, 1));
+        assertUserError(jlstm("train", "--spec", spec("\"sgd\""), "--x", empty, "--y", y, "--out", model), "empty");
+        assertFalse(Files.exists(model));
+    }
+
+    private static void assertUserError(Result r, String fragment) {
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().startsWith("jlstm: error: "), r.err());
+        assertTrue(r.err().contains(fragment), r.err());
+        assertFalse(r.err().contains("\tat "), r.err());
+    }
+}
