@@ -36,6 +36,8 @@ public final class Trainer {
     private final List<SequencedMap<String, long[]>> shapes = new ArrayList<>();
     private final Optimizer optimizer;
     private final Loss loss;
+    private float l2;
+    private int truncate;
 
     /** Result of one forward and backward pass at the current weights. */
     public record Gradients(float loss, List<SequencedMap<String, float[]>> perLayer) {
@@ -92,6 +94,32 @@ public final class Trainer {
                     + weights.get(layer).keySet() + ")");
         }
         return w.clone();
+    }
+
+    /**
+     * Adds {@code lambda · Σ w²} over every kernel and recurrent kernel (not the biases) to the
+     * loss, as Keras' {@code kernel_regularizer=l2(lambda)} and {@code recurrent_regularizer} do.
+     * 0 (the default) turns it off.
+     */
+    public Trainer l2(float lambda) {
+        if (!(lambda >= 0) || !Float.isFinite(lambda)) {
+            throw new IllegalArgumentException("l2 factor must be finite and at least 0, got " + lambda);
+        }
+        this.l2 = lambda;
+        return this;
+    }
+
+    /**
+     * Truncated backpropagation through time: the gradient flows back through at most
+     * {@code steps} time steps (the sequence is cut into chunks of that many steps, processed in
+     * order; the state still flows forward across chunks). 0 (the default) is full BPTT.
+     */
+    public Trainer truncateBptt(int steps) {
+        if (steps < 0) {
+            throw new IllegalArgumentException("truncation must be at least 0 steps (0 = full BPTT), got " + steps);
+        }
+        this.truncate = steps;
+        return this;
     }
 
     /** Number of layers. */
@@ -215,6 +243,19 @@ public final class Trainer {
         }
         float[] dOut = new float[cur.length];
         double value = loss.compute(cur, y.toFloatArray(), rows, features, dOut);
+        if (l2 > 0) {
+            for (var layer : weights) {
+                for (var e : layer.entrySet()) {
+                    if (e.getKey().endsWith("kernel")) {
+                        double sum = 0;
+                        for (float v : e.getValue()) {
+                            sum += (double) v * v;
+                        }
+                        value += l2 * sum;
+                    }
+                }
+            }
+        }
         if (!backward) {
             return new Gradients((float) value, List.of());
         }
@@ -226,11 +267,22 @@ public final class Trainer {
         for (int i = specs.size() - 1; i >= 0; i--) {
             SequencedMap<String, float[]> g = new LinkedHashMap<>();
             if (caches[i] instanceof RecurrentCache c) {
-                d = recurrentBackward((RecurrentSpec) specs.get(i), weights.get(i), "", c, d, g);
+                d = recurrentBackward((RecurrentSpec) specs.get(i), weights.get(i), "", c, d, g, truncate);
             } else if (caches[i] instanceof BidiCache c) {
-                d = bidiBackward((BidirectionalSpec) specs.get(i), weights.get(i), c, d, g);
+                d = bidiBackward((BidirectionalSpec) specs.get(i), weights.get(i), c, d, g, truncate);
             } else {
                 d = denseBackward((DenseSpec) specs.get(i), weights.get(i), (DenseCache) caches[i], d, g);
+            }
+            if (l2 > 0) {
+                for (var e : g.entrySet()) {
+                    if (e.getKey().endsWith("kernel")) {
+                        float[] w = weights.get(i).get(e.getKey());
+                        float[] gw = e.getValue();
+                        for (int j = 0; j < gw.length; j++) {
+                            gw[j] += 2 * l2 * w[j];
+                        }
+                    }
+                }
             }
             grads.set(i, g);
         }
@@ -286,9 +338,15 @@ public final class Trainer {
     }
 
     private static float[] recurrentBackward(RecurrentSpec spec, Map<String, float[]> w, String prefix,
-                                             RecurrentCache c, float[] dOut, SequencedMap<String, float[]> g) {
-        return c instanceof LstmCache lc ? lstmBackward((LstmSpec) spec, w, prefix, lc, dOut, g)
-                : gruBackward((GruSpec) spec, w, prefix, (GruCache) c, dOut, g);
+                                             RecurrentCache c, float[] dOut, SequencedMap<String, float[]> g,
+                                             int truncate) {
+        return c instanceof LstmCache lc ? lstmBackward((LstmSpec) spec, w, prefix, lc, dOut, g, truncate)
+                : gruBackward((GruSpec) spec, w, prefix, (GruCache) c, dOut, g, truncate);
+    }
+
+    /** Whether truncated BPTT cuts the gradient between processing steps {@code s} and {@code s + 1}. */
+    private static boolean cut(int truncate, int s, int steps) {
+        return truncate > 0 && s < steps - 1 && (s + 1) % truncate == 0;
     }
 
     private record LstmCache(int batch, int steps, int inputs, int units, float[] x, float[][] gates, float[][] c,
@@ -356,7 +414,7 @@ public final class Trainer {
 
     /** Fills {@code g} with the weight gradients and returns the gradient of the layer input. */
     private static float[] lstmBackward(LstmSpec spec, Map<String, float[]> w, String prefix, LstmCache c,
-                                        float[] dOut, SequencedMap<String, float[]> g) {
+                                        float[] dOut, SequencedMap<String, float[]> g, int truncate) {
         int hN = c.units;
         int g4 = 4 * hN;
         int batch = c.batch;
@@ -373,6 +431,10 @@ public final class Trainer {
         float[] dz = new float[batch * g4];
         for (int s = steps - 1; s >= 0; s--) {
             int t = spec.goBackwards() ? steps - 1 - s : s;
+            if (cut(truncate, s, steps)) {
+                java.util.Arrays.fill(dhNext, 0f);
+                java.util.Arrays.fill(dcNext, 0f);
+            }
             for (int b = 0; b < batch; b++) {
                 int gi = b * g4;
                 for (int j = 0; j < hN; j++) {
@@ -497,7 +559,7 @@ public final class Trainer {
     }
 
     private static float[] gruBackward(GruSpec spec, Map<String, float[]> w, String prefix, GruCache c, float[] dOut,
-                                       SequencedMap<String, float[]> g) {
+                                       SequencedMap<String, float[]> g, int truncate) {
         int hN = c.units;
         int g3 = 3 * hN;
         int batch = c.batch;
@@ -516,6 +578,9 @@ public final class Trainer {
         float[] dhp = new float[g3];  // gradient of the recurrent projection (plus recurrent bias)
         for (int s = steps - 1; s >= 0; s--) {
             int t = spec.goBackwards() ? steps - 1 - s : s;
+            if (cut(truncate, s, steps)) {
+                java.util.Arrays.fill(dhNext, 0f);
+            }
             float[] hPrev = c.h[s];
             for (int b = 0; b < batch; b++) {
                 float[] dhPrev = new float[hN];
@@ -637,7 +702,7 @@ public final class Trainer {
     }
 
     private static float[] bidiBackward(BidirectionalSpec spec, Map<String, float[]> w, BidiCache c, float[] dOut,
-                                        SequencedMap<String, float[]> g) {
+                                        SequencedMap<String, float[]> g, int truncate) {
         int h = c.units;
         int rows = c.sequence ? c.steps : 1;
         int width = spec.mergeMode() == MergeMode.CONCAT ? 2 * h : h;
@@ -670,8 +735,8 @@ public final class Trainer {
                 }
             }
         }
-        float[] dxF = recurrentBackward(spec.forward(), w, "forward_", c.forward, dF, g);
-        float[] dxB = recurrentBackward(spec.backward(), w, "backward_", c.backward, dBw, g);
+        float[] dxF = recurrentBackward(spec.forward(), w, "forward_", c.forward, dF, g, truncate);
+        float[] dxB = recurrentBackward(spec.backward(), w, "backward_", c.backward, dBw, g, truncate);
         for (int i = 0; i < dxF.length; i++) {
             dxF[i] += dxB[i];
         }

@@ -100,6 +100,77 @@ class TrainerTest {
     }
 
     @Test
+    void l2IsPartOfTheLossAndItsGradient() {
+        try (Sequential m = model(8, 3, GruSpec.of(4).returnSequences(true), LstmSpec.of(3),
+                DenseSpec.of(2, DenseActivation.LINEAR))) {
+            Random rnd = new Random(2);
+            Tensor x = random(rnd, 1f, 2, 4, 3);
+            Tensor y = random(rnd, 0.5f, 2, 2);
+            Trainer plain = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false));
+            Trainer t = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false)).l2(0.01f);
+            double sum = 0;
+            for (int layer = 0; layer < 3; layer++) {
+                for (String name : t.weightNames(layer)) {
+                    if (name.endsWith("kernel")) {
+                        for (float v : t.weight(layer, name)) {
+                            sum += (double) v * v;
+                        }
+                    }
+                }
+            }
+            assertEquals(plain.evaluate(x, y) + 0.01 * sum, t.evaluate(x, y), 1e-5);
+            Trainer.Gradients g = t.gradients(x, y);
+            for (int layer = 0; layer < 3; layer++) {
+                for (var e : g.perLayer().get(layer).entrySet()) {
+                    float[] w = t.weights(layer, e.getKey());
+                    for (int i = 0; i < w.length; i += 5) {
+                        float keep = w[i];
+                        w[i] = keep + 1e-2f;
+                        double up = t.evaluate(x, y);
+                        w[i] = keep - 1e-2f;
+                        double down = t.evaluate(x, y);
+                        w[i] = keep;
+                        double numeric = (up - down) / 2e-2;
+                        assertEquals(numeric, e.getValue()[i], 2e-4 + 2e-2 * Math.abs(numeric),
+                                "l2: layer " + layer + " " + e.getKey() + "[" + i + "]");
+                    }
+                }
+            }
+            assertThrows(IllegalArgumentException.class, () -> t.l2(-1f));
+        }
+    }
+
+    @Test
+    void truncatedBpttCutsOnlyTheRecurrentPath() {
+        try (Sequential m = model(9, 2, LstmSpec.of(4).returnSequences(true), GruSpec.of(3),
+                DenseSpec.of(1, DenseActivation.LINEAR))) {
+            Random rnd = new Random(5);
+            Tensor x = random(rnd, 1f, 3, 8, 2);
+            Tensor y = random(rnd, 0.5f, 3, 1);
+            Trainer full = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false));
+            Trainer whole = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false)).truncateBptt(8);
+            Trainer cut = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false)).truncateBptt(2);
+            var gFull = full.gradients(x, y);
+            var gWhole = whole.gradients(x, y);
+            var gCut = cut.gradients(x, y);
+            // a window as long as the sequence is full BPTT; the loss never changes
+            for (int layer = 0; layer < 3; layer++) {
+                for (var e : gFull.perLayer().get(layer).entrySet()) {
+                    org.junit.jupiter.api.Assertions.assertArrayEquals(e.getValue(),
+                            gWhole.perLayer().get(layer).get(e.getKey()), "layer " + layer + " " + e.getKey());
+                }
+            }
+            assertEquals(gFull.loss(), gCut.loss());
+            // the Dense head sees the same forward values; the recurrent kernels get a shorter history
+            org.junit.jupiter.api.Assertions.assertArrayEquals(gFull.perLayer().get(2).get("kernel"),
+                    gCut.perLayer().get(2).get("kernel"));
+            assertTrue(!java.util.Arrays.equals(gFull.perLayer().get(1).get("recurrent_kernel"),
+                    gCut.perLayer().get(1).get("recurrent_kernel")));
+            assertThrows(IllegalArgumentException.class, () -> cut.truncateBptt(-1));
+        }
+    }
+
+    @Test
     void trainingLowersTheLoss() {
         try (Sequential m = model(5, 2, LstmSpec.of(8), DenseSpec.of(1, DenseActivation.LINEAR))) {
             Random rnd = new Random(6);
