@@ -211,7 +211,7 @@ record TrainSpec(Integer inputFeatures, List<LayerSpec> layers, Loss loss, Strin
         for (String k : List.of("dropout", "recurrent_dropout")) {
             if (l.has(k) && !(l.get(k).isNumber() && l.get(k).asDouble() == 0)) {
                 throw new IllegalArgumentException(where + k + " " + l.get(k)
-                        + " is not supported in training (dropout is not implemented yet); remove it or set 0");
+                        + " is not supported in training yet (jlstm trains without dropout); remove it or set 0");
             }
         }
         for (String k : List.of("kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
