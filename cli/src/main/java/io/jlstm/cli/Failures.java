@@ -14,7 +14,8 @@ import java.nio.file.NotDirectoryException;
  * <p>User mistakes: {@link UserError}; any {@link IOException} (a missing or unreadable file, or
  * {@code ModelFormatException} for a file whose content is wrong), also wrapped in
  * {@link UncheckedIOException}; {@link IllegalArgumentException}, which the runtime throws for
- * wrong shapes and values with a message that names both sides. Everything else is a bug.
+ * wrong shapes and values with a message that names both sides; a training run that diverged
+ * (its settings, not the program, are at fault). Everything else is a bug.
  */
 final class Failures {
 
@@ -23,7 +24,7 @@ final class Failures {
 
     static boolean isUserMistake(Throwable e) {
         return e instanceof UserError || e instanceof IOException || e instanceof UncheckedIOException
-                || e instanceof IllegalArgumentException;
+                || e instanceof IllegalArgumentException || e instanceof io.jlstm.train.Fit.TrainingDivergedException;
     }
 
     /** One line for the user; the file system exceptions, whose message is often only a path, get a verb. */
@@ -40,6 +41,9 @@ final class Failures {
             return what + ": " + f.getFile() + (f.getOtherFile() != null ? " -> " + f.getOtherFile() : "");
         }
         String m = t.getMessage();
+        if (t instanceof io.jlstm.train.Fit.TrainingDivergedException) {
+            return m + " (try a lower learning rate or gradient clipping)";
+        }
         if (m == null || m.isBlank()) {
             return t.getClass().getName();
         }

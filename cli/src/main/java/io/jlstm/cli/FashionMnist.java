@@ -54,6 +54,9 @@ final class FashionMnist {
                 throw new UserError(images + ": not an IDX image file (magic " + magic + ", expected 2051)");
             }
             int n = in.readInt();
+            if (n < 0 || (long) n * 28 * 28 > Integer.MAX_VALUE) {
+                throw new UserError(images + ": the header claims " + n + " images");
+            }
             int rows = in.readInt();
             int cols = in.readInt();
             if (rows != 28 || cols != 28) {
@@ -149,7 +152,8 @@ final class FashionMnist {
             Path historyFile = dir.resolve("history.json");
             h.writeJson(historyFile);
             Path png = dir.resolve("loss.png");
-            LossCurve.write(png, "jlstm example fashion-mnist (" + h.epochs() + " epochs)", h.loss(), h.valLoss());
+            LossCurve.write(png, "jlstm example fashion-mnist (" + h.epochs() + " epochs)", "crossentropy", h.loss(),
+                    h.valLoss());
             AlignedLines lines = new AlignedLines();
             lines.add("epochs", h.epochs());
             lines.add("training time", String.format(Locale.ROOT, "%.1f s (%.0f samples/s)", seconds,

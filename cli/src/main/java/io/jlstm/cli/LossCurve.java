@@ -32,11 +32,17 @@ final class LossCurve {
 
     /** Writes the curve of {@code loss} and, when not empty, {@code valLoss} to {@code file}. */
     static void write(Path file, String title, List<Double> loss, List<Double> valLoss) throws IOException {
+        write(file, title, "MSE", loss, valLoss);
+    }
+
+    /** The loss curve with the y axis labelled {@code lossName}. */
+    static void write(Path file, String title, String lossName, List<Double> loss, List<Double> valLoss)
+            throws IOException {
         System.setProperty("java.awt.headless", "true");
         BufferedImage img = new BufferedImage(WIDTH, HEIGHT, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = img.createGraphics();
         try {
-            draw(g, title, loss, valLoss);
+            draw(g, title, lossName, loss, valLoss);
         } finally {
             g.dispose();
         }
@@ -47,7 +53,7 @@ final class LossCurve {
         Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     }
 
-    private static void draw(Graphics2D g, String title, List<Double> loss, List<Double> valLoss) {
+    private static void draw(Graphics2D g, String title, String lossName, List<Double> loss, List<Double> valLoss) {
         g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
         g.setRenderingHint(RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
         g.setColor(Color.WHITE);
@@ -118,7 +124,7 @@ final class LossCurve {
         fm = g.getFontMetrics();
         String xl = "epoch";
         g.drawString(xl, LEFT + (plotW - fm.stringWidth(xl)) / 2, HEIGHT - 15);
-        String yl = log ? "loss (MSE, log scale)" : "loss (MSE)";
+        String yl = log ? "loss (" + lossName + ", log scale)" : "loss (" + lossName + ")";
         AffineTransform saved = g.getTransform();
         g.rotate(-Math.PI / 2);
         g.drawString(yl, -(TOP + (plotH + fm.stringWidth(yl)) / 2), 22);

@@ -133,7 +133,18 @@ record TrainSpec(Integer inputFeatures, List<LayerSpec> layers, Loss loss, Strin
                 if (!m.isTextual()) {
                     throw new IllegalArgumentException("\"metrics\" must be a list of names, got " + m);
                 }
-                metrics.add(Metrics.byName(m.asText()));
+                String name = m.asText();
+                // Keras picks the accuracy that fits the loss: sparse labels need sparse accuracy
+                if ((name.equals("accuracy") || name.equals("acc")) && lossNode.asText().contains("sparse")) {
+                    name = "sparse_categorical_accuracy";
+                }
+                Metrics.Metric metric = Metrics.byName(name);
+                int lossPerRow = loss.targetValuesPerRow(2);
+                if (metric.targetValuesPerRow(2) != lossPerRow) {
+                    throw new IllegalArgumentException("metric '" + m.asText() + "' does not take the targets of loss '"
+                            + lossNode.asText() + "'");
+                }
+                metrics.add(metric);
             }
         }
         return new TrainSpec(inputFeatures, List.copyOf(layers), loss, lossNode.asText(), (Optimizer) o[0],

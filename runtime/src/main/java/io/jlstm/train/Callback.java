@@ -121,6 +121,7 @@ public interface Callback {
             bestEpoch = -1;
             wait = 0;
             stoppedEpoch = -1;
+            bestWeights = null;
         }
 
         @Override

@@ -382,14 +382,22 @@ public final class Fit {
         return history;
     }
 
+    /** Training stopped because the loss or the weights stopped being finite (a learning rate too high, say). */
+    public static final class TrainingDivergedException extends IllegalStateException {
+        TrainingDivergedException(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
     private IllegalStateException nonFinite(int epoch, int batch, int batches, int lastGood, String what,
                                             Throwable cause) {
-        String kept = lastGood < 0
-                ? "no epoch completed, so no checkpoint was written by this run"
-                : "a ModelCheckpoint keeps the model it last saved (epoch " + (lastGood + 1) + " was the last completed)";
-        return new IllegalStateException("training stopped at epoch " + (epoch + 1) + "/" + epochs + ", batch "
-                + (batch + 1) + "/" + batches + ": " + what + "; the weights are those before this batch and "
-                + kept, cause);
+        boolean checkpoint = callbacks.stream().anyMatch(c -> c instanceof Callback.ModelCheckpoint);
+        String kept = !checkpoint ? "" : lastGood < 0
+                ? " and no epoch completed, so no checkpoint was written by this run"
+                : " and a ModelCheckpoint keeps the model it last saved (epoch " + (lastGood + 1)
+                + " was the last completed)";
+        return new TrainingDivergedException("training stopped at epoch " + (epoch + 1) + "/" + epochs + ", batch "
+                + (batch + 1) + "/" + batches + ": " + what + "; the weights are those before this batch" + kept, cause);
     }
 
     /** Copies samples {@code order[start..start+size)} of {@code t} into a new tensor. */

@@ -35,6 +35,7 @@ public interface Loss {
 
         @Override
         public double compute(float[] pred, float[] target, int rows, int features, float[] grad) {
+            Losses.checkShapes(this, pred, target, rows, features, grad);
             double loss = 0;
             double scale = (double) features * rows;
             for (int i = 0; i < pred.length; i++) {

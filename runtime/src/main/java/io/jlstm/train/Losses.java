@@ -94,7 +94,7 @@ public final class Losses {
 
     // ------------------------------------------------------------------ shared checks
 
-    private static void checkShapes(Loss loss, float[] pred, float[] target, int rows, int features, float[] grad) {
+    static void checkShapes(Loss loss, float[] pred, float[] target, int rows, int features, float[] grad) {
         Objects.requireNonNull(pred, "pred");
         Objects.requireNonNull(target, "target");
         Objects.requireNonNull(grad, "grad");
