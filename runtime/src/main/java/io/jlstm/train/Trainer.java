@@ -38,6 +38,9 @@ public final class Trainer {
     private final Loss loss;
     private float l2;
     private int truncate;
+    private final float[] dropout;          // per layer: input dropout rate of LSTM layers (training only)
+    private final float[] recurrentDropout; // per layer: recurrent dropout rate
+    private java.util.Random dropoutRandom = new java.util.Random(0);
 
     /** Result of one forward and backward pass at the current weights. */
     public record Gradients(float loss, List<SequencedMap<String, float[]>> perLayer) {
@@ -54,6 +57,8 @@ public final class Trainer {
         this.loss = Objects.requireNonNull(loss, "loss");
         this.inputFeatures = model.inputFeatures();
         this.specs = model.layers();
+        this.dropout = new float[specs.size()];
+        this.recurrentDropout = new float[specs.size()];
         boolean sequence = true;
         for (int i = 0; i < specs.size(); i++) {
             LayerSpec spec = specs.get(i);
@@ -120,6 +125,60 @@ public final class Trainer {
         }
         this.truncate = steps;
         return this;
+    }
+
+    /**
+     * Dropout on the inputs and on the recurrent state of LSTM layer {@code layer} (or of both
+     * directions of a Bidirectional LSTM), in training only, as Keras' {@code dropout} and
+     * {@code recurrent_dropout}: one mask per sequence, the same for every time step and gate,
+     * kept values scaled by 1/(1 − rate). {@link #evaluate} and inference never drop.
+     */
+    public Trainer dropout(int layer, float rate, float recurrentRate) {
+        java.util.Objects.checkIndex(layer, specs.size());
+        LayerSpec spec = specs.get(layer);
+        boolean lstm = spec instanceof LstmSpec || spec instanceof BidirectionalSpec b && b.layer() instanceof LstmSpec;
+        if (!lstm) {
+            throw new IllegalArgumentException("dropout: layer " + layer + " is a " + spec.type()
+                    + "; dropout is supported on LSTM layers (and Bidirectional LSTM)");
+        }
+        for (float r : new float[] {rate, recurrentRate}) {
+            if (!(r >= 0 && r < 1)) {
+                throw new IllegalArgumentException("dropout rates must be in [0, 1), got " + rate + " and " + recurrentRate);
+            }
+        }
+        dropout[layer] = rate;
+        recurrentDropout[layer] = recurrentRate;
+        return this;
+    }
+
+    /** Seeds the dropout masks (default 0): the same seed gives the same masks, batch after batch. */
+    public Trainer dropoutSeed(long seed) {
+        this.dropoutRandom = new java.util.Random(seed);
+        return this;
+    }
+
+    /** A dropout mask of {@code n} values: 0 with probability {@code rate}, else 1/(1 − rate). */
+    private float[] mask(int n, float rate) {
+        if (rate == 0f) {
+            return null;
+        }
+        float keep = 1f / (1f - rate);
+        float[] m = new float[n];
+        for (int i = 0; i < n; i++) {
+            m[i] = dropoutRandom.nextFloat() < rate ? 0f : keep;
+        }
+        return m;
+    }
+
+    /** Per-sequence masks of one LSTM direction: inputs [B, I] and state [B, H]; null arrays when off. */
+    private record Masks(float[] x, float[] h) {
+    }
+
+    private Masks masks(int layer, boolean training, int batch, int inputs, int units) {
+        if (!training || (dropout[layer] == 0f && recurrentDropout[layer] == 0f)) {
+            return null;
+        }
+        return new Masks(mask(batch * inputs, dropout[layer]), mask(batch * units, recurrentDropout[layer]));
     }
 
     /** Number of layers. */
@@ -215,11 +274,14 @@ public final class Trainer {
         for (int i = 0; i < specs.size(); i++) {
             LayerSpec spec = specs.get(i);
             if (spec instanceof RecurrentSpec r) {
-                RecurrentCache c = recurrentForward(r, weights.get(i), "", cur, batch, steps, features);
+                RecurrentCache c = recurrentForward(r, weights.get(i), "", cur, batch, steps, features,
+                        masks(i, backward, batch, features, r.units()));
                 caches[i] = c;
                 cur = c.output();
             } else if (spec instanceof BidirectionalSpec b) {
-                BidiCache c = bidiForward(b, weights.get(i), cur, batch, steps, features);
+                BidiCache c = bidiForward(b, weights.get(i), cur, batch, steps, features,
+                        masks(i, backward, batch, features, b.layer().units()),
+                        masks(i, backward, batch, features, b.layer().units()));
                 caches[i] = c;
                 cur = c.output;
             } else {
@@ -332,8 +394,8 @@ public final class Trainer {
     }
 
     private static RecurrentCache recurrentForward(RecurrentSpec spec, Map<String, float[]> w, String prefix, float[] x,
-                                                   int batch, int steps, int inputs) {
-        return spec instanceof LstmSpec l ? lstmForward(l, w, prefix, x, batch, steps, inputs)
+                                                   int batch, int steps, int inputs, Masks masks) {
+        return spec instanceof LstmSpec l ? lstmForward(l, w, prefix, x, batch, steps, inputs, masks)
                 : gruForward((GruSpec) spec, w, prefix, x, batch, steps, inputs);
     }
 
@@ -349,12 +411,39 @@ public final class Trainer {
         return truncate > 0 && s < steps - 1 && (s + 1) % truncate == 0;
     }
 
+    /** {@code x} is the layer input after input dropout; {@code masks} null without dropout. */
     private record LstmCache(int batch, int steps, int inputs, int units, float[] x, float[][] gates, float[][] c,
-                             float[][] h, float[][] actC, float[] output) implements RecurrentCache {
+                             float[][] h, float[][] actC, float[] output, Masks masks) implements RecurrentCache {
+    }
+
+    /** {@code h ⊙ mask} per batch row, or {@code h} itself without a mask. */
+    private static float[] masked(float[] h, float[] mask) {
+        if (mask == null) {
+            return h;
+        }
+        float[] m = new float[h.length];
+        for (int i = 0; i < h.length; i++) {
+            m[i] = h[i] * mask[i];
+        }
+        return m;
     }
 
     private static LstmCache lstmForward(LstmSpec spec, Map<String, float[]> w, String prefix, float[] x, int batch,
-                                         int steps, int inputs) {
+                                         int steps, int inputs, Masks masks) {
+        float[] mx = masks == null ? null : masks.x();
+        float[] mh = masks == null ? null : masks.h();
+        if (mx != null) { // the same input mask at every time step
+            float[] xm = new float[x.length];
+            for (int b = 0; b < batch; b++) {
+                for (int t = 0; t < steps; t++) {
+                    int o = (b * steps + t) * inputs;
+                    for (int p = 0; p < inputs; p++) {
+                        xm[o + p] = x[o + p] * mx[b * inputs + p];
+                    }
+                }
+            }
+            x = xm;
+        }
         int hN = spec.units();
         int g4 = 4 * hN;
         float[] k = w.get(prefix + "kernel");
@@ -380,7 +469,7 @@ public final class Trainer {
                 System.arraycopy(xp, (b * steps + t) * g4, z, b * g4, g4);
             }
             if (s > 0) {
-                gemm(false, false, batch, g4, hN, h[s], 0, hN, u, 0, g4, 1f, z, 0, g4);
+                gemm(false, false, batch, g4, hN, masked(h[s], mh), 0, hN, u, 0, g4, 1f, z, 0, g4);
             }
             for (int b = 0; b < batch; b++) {
                 int gi = b * g4;
@@ -409,7 +498,7 @@ public final class Trainer {
         if (!spec.returnSequences()) {
             System.arraycopy(h[steps], 0, out, 0, batch * hN);
         }
-        return new LstmCache(batch, steps, inputs, hN, x, gates, c, h, actC, out);
+        return new LstmCache(batch, steps, inputs, hN, x, gates, c, h, actC, out, masks);
     }
 
     /** Fills {@code g} with the weight gradients and returns the gradient of the layer input. */
@@ -463,9 +552,24 @@ public final class Trainer {
             }
             // dK += x_tᵀ·dz, dU += h_{s-1}ᵀ·dz, dx_t = dz·Kᵀ, dh_{s-1} = dz·Uᵀ
             gemm(true, false, inputs, g4, batch, c.x, (long) t * inputs, steps * inputs, dz, 0, g4, 1f, dK, 0, g4);
-            gemm(true, false, hN, g4, batch, c.h[s], 0, hN, dz, 0, g4, 1f, dU, 0, g4);
+            float[] mx = c.masks == null ? null : c.masks.x();
+            float[] mh = c.masks == null ? null : c.masks.h();
+            gemm(true, false, hN, g4, batch, masked(c.h[s], mh), 0, hN, dz, 0, g4, 1f, dU, 0, g4);
             gemm(false, true, batch, inputs, g4, dz, 0, g4, k, 0, g4, 0f, dX, (long) t * inputs, steps * inputs);
             gemm(false, true, batch, hN, g4, dz, 0, g4, u, 0, g4, 0f, dhNext, 0, hN);
+            if (mx != null) {
+                for (int b = 0; b < batch; b++) {
+                    int o = (b * steps + t) * inputs;
+                    for (int p = 0; p < inputs; p++) {
+                        dX[o + p] *= mx[b * inputs + p];
+                    }
+                }
+            }
+            if (mh != null) {
+                for (int i = 0; i < dhNext.length; i++) {
+                    dhNext[i] *= mh[i];
+                }
+            }
         }
         g.put(prefix + "kernel", dK);
         g.put(prefix + "recurrent_kernel", dU);
@@ -670,9 +774,9 @@ public final class Trainer {
     }
 
     private static BidiCache bidiForward(BidirectionalSpec spec, Map<String, float[]> w, float[] x, int batch,
-                                         int steps, int inputs) {
-        RecurrentCache f = recurrentForward(spec.forward(), w, "forward_", x, batch, steps, inputs);
-        RecurrentCache bw = recurrentForward(spec.backward(), w, "backward_", x, batch, steps, inputs);
+                                         int steps, int inputs, Masks forwardMasks, Masks backwardMasks) {
+        RecurrentCache f = recurrentForward(spec.forward(), w, "forward_", x, batch, steps, inputs, forwardMasks);
+        RecurrentCache bw = recurrentForward(spec.backward(), w, "backward_", x, batch, steps, inputs, backwardMasks);
         int h = spec.layer().units();
         boolean seq = spec.layer().returnSequences();
         int rows = seq ? steps : 1;

@@ -171,6 +171,44 @@ class TrainerTest {
     }
 
     @Test
+    void dropoutGradientsMatchFiniteDifferencesUnderTheSameMasks() {
+        try (Sequential m = model(12, 3, LstmSpec.of(5).returnSequences(true),
+                io.jlstm.layers.BidirectionalSpec.of(LstmSpec.of(3), io.jlstm.layers.MergeMode.CONCAT),
+                DenseSpec.of(2, DenseActivation.LINEAR))) {
+            Random rnd = new Random(6);
+            Tensor x = random(rnd, 1f, 3, 4, 3);
+            Tensor y = random(rnd, 0.5f, 3, 2);
+            Trainer t = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropout(0, 0.3f, 0.4f).dropout(1, 0.2f, 0.5f);
+            Trainer plain = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false));
+            assertEquals(plain.evaluate(x, y), t.evaluate(x, y), "evaluation never drops");
+            t.dropoutSeed(7);
+            Trainer.Gradients g = t.gradients(x, y);
+            assertTrue(Math.abs(g.loss() - plain.evaluate(x, y)) > 1e-6, "training drops");
+            for (int layer = 0; layer < 3; layer++) {
+                for (var e : g.perLayer().get(layer).entrySet()) {
+                    float[] w = t.weights(layer, e.getKey());
+                    for (int i = 0; i < w.length; i += 4) {
+                        float keep = w[i];
+                        w[i] = keep + 1e-2f;
+                        t.dropoutSeed(7);
+                        double up = t.gradients(x, y).loss();
+                        w[i] = keep - 1e-2f;
+                        t.dropoutSeed(7);
+                        double down = t.gradients(x, y).loss();
+                        w[i] = keep;
+                        double numeric = (up - down) / 2e-2;
+                        assertEquals(numeric, e.getValue()[i], 2e-4 + 2e-2 * Math.abs(numeric),
+                                "dropout: layer " + layer + " " + e.getKey() + "[" + i + "]");
+                    }
+                }
+            }
+            var bad = assertThrows(IllegalArgumentException.class, () -> t.dropout(2, 0.1f, 0f));
+            assertTrue(bad.getMessage().contains("Dense"), bad.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> t.dropout(0, 1f, 0f));
+        }
+    }
+
+    @Test
     void trainingLowersTheLoss() {
         try (Sequential m = model(5, 2, LstmSpec.of(8), DenseSpec.of(1, DenseActivation.LINEAR))) {
             Random rnd = new Random(6);
