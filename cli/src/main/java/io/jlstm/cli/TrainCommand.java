@@ -139,6 +139,13 @@ final class TrainCommand implements Callable<Integer> {
             }
             trainer = new Trainer(initial, s.optimizer(), s.loss());
         }
+        for (int i = 0; i < s.dropouts().size(); i++) {
+            float[] d = s.dropouts().get(i);
+            if (d[0] > 0 || d[1] > 0) {
+                trainer.dropout(i, d[0], d[1]);
+            }
+        }
+        trainer.dropoutSeed(sd);
         w.println("model: " + describe(s.layers()) + ", " + params + " parameters; loss " + s.lossName()
                 + ", optimizer " + s.optimizerSummary()
                 + (s.metrics().isEmpty() ? "" : ", metrics " + String.join(", ",

@@ -45,7 +45,7 @@ import java.util.SequencedMap;
  */
 record TrainSpec(Integer inputFeatures, List<LayerSpec> layers, Loss loss, String lossName, Optimizer optimizer,
                  String optimizerSummary, List<Metrics.Metric> metrics, Integer epochs, Integer batchSize,
-                 Double validationSplit, Long seed, boolean shuffle) {
+                 Double validationSplit, Long seed, boolean shuffle, List<float[]> dropouts) {
 
     private static final Set<String> KEYS = Set.of("input_features", "layers", "loss", "from_logits", "optimizer",
             "metrics", "epochs", "batch_size", "validation_split", "seed", "shuffle");
@@ -96,6 +96,7 @@ record TrainSpec(Integer inputFeatures, List<LayerSpec> layers, Loss loss, Strin
             throw new IllegalArgumentException("\"layers\" must be a non-empty list of layer objects");
         }
         List<LayerSpec> layers = new ArrayList<>();
+        List<float[]> dropouts = new ArrayList<>();
         Map<String, Integer> counts = new HashMap<>();
         for (JsonNode l : ls) {
             String base = l.isObject() && l.has("type") && l.get("type").isTextual()
@@ -104,6 +105,7 @@ record TrainSpec(Integer inputFeatures, List<LayerSpec> layers, Loss loss, Strin
             String name = k == 0 ? base : base + "_" + k;
             notForTraining(l, name);
             layers.add(LayerConfigs.fromJson(l, name));
+            dropouts.add(dropoutRates(l, name));
         }
 
         JsonNode lossNode = root.get("loss");
@@ -153,7 +155,7 @@ record TrainSpec(Integer inputFeatures, List<LayerSpec> layers, Loss loss, Strin
                 root.has("batch_size") ? positiveInt(root, "batch_size") : null,
                 root.has("validation_split") ? num(root, "validation_split", 0, "") : null,
                 root.has("seed") ? longValue(root, "seed") : null,
-                !root.has("shuffle") || bool(root, "shuffle", ""));
+                !root.has("shuffle") || bool(root, "shuffle", ""), List.copyOf(dropouts));
     }
 
     /** The optimizer and a one-line description of it. */
@@ -219,12 +221,6 @@ record TrainSpec(Integer inputFeatures, List<LayerSpec> layers, Loss loss, Strin
             return;
         }
         String where = "layer '" + (l.has("name") ? l.get("name").asText() : defaultName) + "': ";
-        for (String k : List.of("dropout", "recurrent_dropout")) {
-            if (l.has(k) && !(l.get(k).isNumber() && l.get(k).asDouble() == 0)) {
-                throw new IllegalArgumentException(where + k + " " + l.get(k)
-                        + " is not supported in training yet (jlstm trains without dropout); remove it or set 0");
-            }
-        }
         for (String k : List.of("kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
                 "activity_regularizer", "kernel_constraint", "recurrent_constraint", "bias_constraint")) {
             if (l.has(k) && !l.get(k).isNull()) {
@@ -249,6 +245,35 @@ record TrainSpec(Integer inputFeatures, List<LayerSpec> layers, Loss loss, Strin
         if (l.has("layer")) {
             notForTraining(l.get("layer"), defaultName + "/layer");
         }
+    }
+
+    /**
+     * {dropout, recurrent_dropout} of a layer: taken from an LSTM (or the LSTM inside a
+     * Bidirectional); any other layer must leave them at 0.
+     */
+    private static float[] dropoutRates(JsonNode l, String defaultName) {
+        JsonNode cell = l.has("layer") && l.get("layer").isObject() ? l.get("layer") : l;
+        boolean lstm = cell.path("type").asText().equals("LSTM");
+        float[] rates = new float[2];
+        List<String> keys = List.of("dropout", "recurrent_dropout");
+        for (int i = 0; i < 2; i++) {
+            for (JsonNode node : List.of(l, cell)) {
+                JsonNode v = node.get(keys.get(i));
+                if (v == null || v.isNull() || (v.isNumber() && v.asDouble() == 0)) {
+                    continue;
+                }
+                if (!v.isNumber() || v.asDouble() < 0 || v.asDouble() >= 1) {
+                    throw new IllegalArgumentException("layer '" + defaultName + "': " + keys.get(i)
+                            + " must be a number in [0, 1), got " + v);
+                }
+                if (!lstm) {
+                    throw new IllegalArgumentException("layer '" + defaultName + "': " + keys.get(i)
+                            + " is supported in training on LSTM layers only");
+                }
+                rates[i] = (float) v.asDouble();
+            }
+        }
+        return rates;
     }
 
     private static Optimizer.AdamForm form(JsonNode o) {

@@ -67,7 +67,7 @@ class TrainCommandTest {
         Path p = tmp.resolve("spec.json");
         Files.writeString(p, """
                 {"input_features": 1,
-                 "layers": [{"type": "LSTM", "units": 8}, {"type": "Dense", "units": 1}],
+                 "layers": [{"type": "LSTM", "units": 8, "dropout": 0.05, "recurrent_dropout": 0.05}, {"type": "Dense", "units": 1}],
                  "loss": "mse",
                  "optimizer": %s,
                  "metrics": ["mae"],
@@ -132,9 +132,12 @@ class TrainCommandTest {
         assertUserError(jlstm("train", "--spec", bad, "--x", x, "--y", y, "--out", model), "no \"loss\"");
         Files.writeString(bad, "{\"loss\": \"mse\", \"optimizer\": \"sgd\"}");
         assertUserError(jlstm("train", "--spec", bad, "--x", x, "--y", y, "--out", model), "no \"layers\"");
-        Files.writeString(bad, "{\"layers\": [{\"type\": \"LSTM\", \"units\": 4, \"dropout\": 0.1}], "
+        Files.writeString(bad, "{\"layers\": [{\"type\": \"GRU\", \"units\": 4, \"dropout\": 0.1}], "
                 + "\"loss\": \"mse\", \"optimizer\": \"sgd\"}");
-        assertUserError(jlstm("train", "--spec", bad, "--x", x, "--y", y, "--out", model), "dropout");
+        assertUserError(jlstm("train", "--spec", bad, "--x", x, "--y", y, "--out", model), "LSTM layers only");
+        Files.writeString(bad, "{\"layers\": [{\"type\": \"LSTM\", \"units\": 4, \"dropout\": 1.5}], "
+                + "\"loss\": \"mse\", \"optimizer\": \"sgd\"}");
+        assertUserError(jlstm("train", "--spec", bad, "--x", x, "--y", y, "--out", model), "[0, 1)");
         Files.writeString(bad, "{\"layers\": [{\"type\": \"LSTM\", \"units\": 4}], \"loss\": \"hinge\", "
                 + "\"optimizer\": \"sgd\"}");
         assertUserError(jlstm("train", "--spec", bad, "--x", x, "--y", y, "--out", model), "unknown loss 'hinge'");
