@@ -12,7 +12,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.SequencedMap;
 
 /**
  * The training examples of {@code jlstm example} and {@code jlstm demo}: their data generators
@@ -211,25 +210,37 @@ final class Examples {
     }
 
     private static void add(Sequential.Builder b, LayerSpec spec, int inputFeatures, Random r) {
-        SequencedMap<String, long[]> shapes = spec.weightShapes(inputFeatures);
+        b.add(spec, initialWeights(spec, inputFeatures, r));
+    }
+
+    /**
+     * Keras' default initialisation of {@code spec}'s weights, drawn from {@code r} in weight
+     * order: glorot_uniform kernels, orthogonal recurrent kernels, zero biases with the LSTM
+     * forget-gate block at 1 (unit_forget_bias, also inside Bidirectional). The one initialiser of
+     * {@code jlstm example} and {@code jlstm train}.
+     */
+    static Map<String, Tensor> initialWeights(LayerSpec spec, int inputFeatures, Random r) {
         Map<String, Tensor> w = new LinkedHashMap<>();
-        for (var e : shapes.entrySet()) {
+        for (var e : spec.weightShapes(inputFeatures).entrySet()) {
             long[] shape = e.getValue();
-            float[] v = switch (e.getKey()) {
-                case "kernel" -> glorotUniform((int) shape[0], (int) shape[1], r);
-                case "recurrent_kernel" -> orthogonal((int) shape[0], (int) shape[1], r);
-                case "bias" -> {
-                    float[] bias = new float[(int) shape[0]];
-                    if (spec instanceof LstmSpec l) {
-                        java.util.Arrays.fill(bias, l.units(), 2 * l.units(), 1f);
-                    }
-                    yield bias;
+            String key = e.getKey();
+            float[] v;
+            if (key.endsWith("recurrent_kernel")) {
+                v = orthogonal((int) shape[0], (int) shape[1], r);
+            } else if (key.endsWith("kernel")) {
+                v = glorotUniform((int) shape[0], (int) shape[1], r);
+            } else if (key.endsWith("bias")) {
+                v = new float[(int) java.util.Arrays.stream(shape).reduce(1, (a, c) -> a * c)];
+                LayerSpec inner = spec instanceof io.jlstm.layers.BidirectionalSpec bi ? (LayerSpec) bi.layer() : spec;
+                if (inner instanceof LstmSpec l) {
+                    java.util.Arrays.fill(v, l.units(), 2 * l.units(), 1f);
                 }
-                default -> throw new IllegalStateException("no initialiser for weight '" + e.getKey() + "'");
-            };
-            w.put(e.getKey(), Tensor.of(v, shape));
+            } else {
+                throw new IllegalStateException("no initialiser for weight '" + key + "' of " + spec.name());
+            }
+            w.put(key, Tensor.of(v, shape));
         }
-        b.add(spec, w);
+        return w;
     }
 
     /** U(±sqrt(6 / (fan_in + fan_out))) for a [rows, cols] kernel. */

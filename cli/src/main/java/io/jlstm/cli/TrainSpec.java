@@ -4,11 +4,8 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.jlstm.Sequential;
-import io.jlstm.Tensor;
-import io.jlstm.layers.BidirectionalSpec;
 import io.jlstm.layers.LayerConfigs;
 import io.jlstm.layers.LayerSpec;
-import io.jlstm.layers.LstmSpec;
 import io.jlstm.train.Fit;
 import io.jlstm.train.Loss;
 import io.jlstm.train.Losses;
@@ -17,16 +14,13 @@ import io.jlstm.train.Optimizer;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
-import java.util.SequencedMap;
 
 /**
  * The model and training settings of {@code jlstm train}, read from a JSON spec:
@@ -356,28 +350,7 @@ record TrainSpec(Integer inputFeatures, List<LayerSpec> layers, Loss loss, Strin
         Sequential.Builder b = Sequential.builder(features);
         int in = features;
         for (LayerSpec spec : layers) {
-            SequencedMap<String, long[]> shapes = spec.weightShapes(in);
-            Map<String, Tensor> w = new LinkedHashMap<>();
-            for (var e : shapes.entrySet()) {
-                long[] shape = e.getValue();
-                String key = e.getKey();
-                float[] v;
-                if (key.endsWith("recurrent_kernel")) {
-                    v = Examples.orthogonal((int) shape[0], (int) shape[1], r);
-                } else if (key.endsWith("kernel")) {
-                    v = Examples.glorotUniform((int) shape[0], (int) shape[1], r);
-                } else if (key.endsWith("bias")) {
-                    v = new float[(int) Arrays.stream(shape).reduce(1, (a, c) -> a * c)];
-                    Object inner = spec instanceof BidirectionalSpec bi ? bi.layer() : spec;
-                    if (inner instanceof LstmSpec l) {
-                        Arrays.fill(v, l.units(), 2 * l.units(), 1f);
-                    }
-                } else {
-                    throw new IllegalStateException("no initialiser for weight '" + key + "' of " + spec.name());
-                }
-                w.put(key, Tensor.of(v, shape));
-            }
-            b.add(spec, w);
+            b.add(spec, Examples.initialWeights(spec, in, r));
             in = spec.outputFeatures(in);
         }
         return b.build();

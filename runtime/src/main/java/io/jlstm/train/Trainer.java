@@ -416,6 +416,23 @@ public final class Trainer {
                              float[][] h, float[][] actC, float[] output, Masks masks) implements RecurrentCache {
     }
 
+    /**
+     * A recurrent layer's output from its states {@code h[1..steps]} (each [B, H]): the whole
+     * sequence [B, T, H] in processing order, or the last state [B, H].
+     */
+    private static float[] layerOutput(boolean sequence, float[][] h, int batch, int steps, int hN) {
+        if (!sequence) {
+            return h[steps].clone();
+        }
+        float[] out = new float[batch * steps * hN];
+        for (int s = 0; s < steps; s++) {
+            for (int b = 0; b < batch; b++) {
+                System.arraycopy(h[s + 1], b * hN, out, (b * steps + s) * hN, hN);
+            }
+        }
+        return out;
+    }
+
     /** {@code h ⊙ mask} per batch row, or {@code h} itself without a mask. */
     private static float[] masked(float[] h, float[] mask) {
         if (mask == null) {
@@ -453,7 +470,6 @@ public final class Trainer {
         float[][] c = new float[steps + 1][batch * hN];
         float[][] h = new float[steps + 1][batch * hN];
         float[][] actC = new float[steps][batch * hN];
-        float[] out = new float[spec.returnSequences() ? batch * steps * hN : batch * hN];
         // x·K + b for every (b, t) at once: rows b·T + t, as the inference path does
         float[] xp = new float[batch * steps * g4];
         if (bias != null) {
@@ -489,15 +505,8 @@ public final class Trainer {
                     h[s + 1][b * hN + j] = og * ac;
                 }
             }
-            if (spec.returnSequences()) {
-                for (int b = 0; b < batch; b++) {
-                    System.arraycopy(h[s + 1], b * hN, out, (b * steps + s) * hN, hN);
-                }
-            }
         }
-        if (!spec.returnSequences()) {
-            System.arraycopy(h[steps], 0, out, 0, batch * hN);
-        }
+        float[] out = layerOutput(spec.returnSequences(), h, batch, steps, hN);
         return new LstmCache(batch, steps, inputs, hN, x, gates, c, h, actC, out, masks);
     }
 
@@ -599,7 +608,6 @@ public final class Trainer {
         float[][] hh = new float[steps][batch * hN];
         float[][] aux = new float[steps][batch * hN];
         float[][] h = new float[steps + 1][batch * hN];
-        float[] out = new float[spec.returnSequences() ? batch * steps * hN : batch * hN];
         float[] xz = new float[g3];
         float[] hp = new float[g3];
         for (int s = 0; s < steps; s++) {
@@ -650,15 +658,8 @@ public final class Trainer {
                     h[s + 1][bj] = z[s][bj] * hPrev[bj] + (1 - z[s][bj]) * hh[s][bj];
                 }
             }
-            if (spec.returnSequences()) {
-                for (int b = 0; b < batch; b++) {
-                    System.arraycopy(h[s + 1], b * hN, out, (b * steps + s) * hN, hN);
-                }
-            }
         }
-        if (!spec.returnSequences()) {
-            System.arraycopy(h[steps], 0, out, 0, batch * hN);
-        }
+        float[] out = layerOutput(spec.returnSequences(), h, batch, steps, hN);
         return new GruCache(batch, steps, inputs, hN, x, z, r, hh, aux, h, out);
     }
 

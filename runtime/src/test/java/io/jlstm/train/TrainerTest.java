@@ -42,6 +42,30 @@ class TrainerTest {
         return b.build();
     }
 
+    /**
+     * Every {@code stride}-th weight's gradient against a central finite difference of
+     * {@code loss} (evaluated at the trainer's current, perturbed weights).
+     */
+    private static void assertGradientsMatch(Trainer t, Trainer.Gradients g, int stride,
+                                             java.util.function.DoubleSupplier loss, String what) {
+        for (int layer = 0; layer < g.perLayer().size(); layer++) {
+            for (var e : g.perLayer().get(layer).entrySet()) {
+                float[] w = t.weights(layer, e.getKey());
+                for (int i = 0; i < w.length; i += stride) {
+                    float keep = w[i];
+                    w[i] = keep + 1e-2f;
+                    double up = loss.getAsDouble();
+                    w[i] = keep - 1e-2f;
+                    double down = loss.getAsDouble();
+                    w[i] = keep;
+                    double numeric = (up - down) / 2e-2;
+                    assertEquals(numeric, e.getValue()[i], 2e-4 + 2e-2 * Math.abs(numeric),
+                            what + ": layer " + layer + " " + e.getKey() + "[" + i + "]");
+                }
+            }
+        }
+    }
+
     static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> stacks() {
         return java.util.stream.Stream.of(
                 org.junit.jupiter.params.provider.Arguments.of("lstm, lstm backwards, tanh dense", new LayerSpec[] {
@@ -79,23 +103,7 @@ class TrainerTest {
             Tensor y = seq ? random(rnd, 0.5f, 2, 4, m.outputFeatures()) : random(rnd, 0.5f, 2, m.outputFeatures());
             Trainer t = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false));
             Trainer.Gradients g = t.gradients(x, y);
-            for (int layer = 0; layer < m.layers().size(); layer++) {
-                for (var e : g.perLayer().get(layer).entrySet()) {
-                    float[] w = t.weights(layer, e.getKey());
-                    for (int i = 0; i < w.length; i += 3) {
-                        float keep = w[i];
-                        float h = 1e-2f;
-                        w[i] = keep + h;
-                        double up = t.evaluate(x, y);
-                        w[i] = keep - h;
-                        double down = t.evaluate(x, y);
-                        w[i] = keep;
-                        double numeric = (up - down) / (2 * h);
-                        assertEquals(numeric, e.getValue()[i], 2e-4 + 2e-2 * Math.abs(numeric),
-                                what + ": layer " + layer + " " + e.getKey() + "[" + i + "]");
-                    }
-                }
-            }
+            assertGradientsMatch(t, g, 3, () -> t.evaluate(x, y), what);
         }
     }
 
@@ -120,22 +128,7 @@ class TrainerTest {
             }
             assertEquals(plain.evaluate(x, y) + 0.01 * sum, t.evaluate(x, y), 1e-5);
             Trainer.Gradients g = t.gradients(x, y);
-            for (int layer = 0; layer < 3; layer++) {
-                for (var e : g.perLayer().get(layer).entrySet()) {
-                    float[] w = t.weights(layer, e.getKey());
-                    for (int i = 0; i < w.length; i += 5) {
-                        float keep = w[i];
-                        w[i] = keep + 1e-2f;
-                        double up = t.evaluate(x, y);
-                        w[i] = keep - 1e-2f;
-                        double down = t.evaluate(x, y);
-                        w[i] = keep;
-                        double numeric = (up - down) / 2e-2;
-                        assertEquals(numeric, e.getValue()[i], 2e-4 + 2e-2 * Math.abs(numeric),
-                                "l2: layer " + layer + " " + e.getKey() + "[" + i + "]");
-                    }
-                }
-            }
+            assertGradientsMatch(t, g, 5, () -> t.evaluate(x, y), "l2");
             assertThrows(IllegalArgumentException.class, () -> t.l2(-1f));
         }
     }
@@ -184,24 +177,10 @@ class TrainerTest {
             t.dropoutSeed(7);
             Trainer.Gradients g = t.gradients(x, y);
             assertTrue(Math.abs(g.loss() - plain.evaluate(x, y)) > 1e-6, "training drops");
-            for (int layer = 0; layer < 3; layer++) {
-                for (var e : g.perLayer().get(layer).entrySet()) {
-                    float[] w = t.weights(layer, e.getKey());
-                    for (int i = 0; i < w.length; i += 4) {
-                        float keep = w[i];
-                        w[i] = keep + 1e-2f;
-                        t.dropoutSeed(7);
-                        double up = t.gradients(x, y).loss();
-                        w[i] = keep - 1e-2f;
-                        t.dropoutSeed(7);
-                        double down = t.gradients(x, y).loss();
-                        w[i] = keep;
-                        double numeric = (up - down) / 2e-2;
-                        assertEquals(numeric, e.getValue()[i], 2e-4 + 2e-2 * Math.abs(numeric),
-                                "dropout: layer " + layer + " " + e.getKey() + "[" + i + "]");
-                    }
-                }
-            }
+            assertGradientsMatch(t, g, 4, () -> {
+                t.dropoutSeed(7);
+                return t.gradients(x, y).loss();
+            }, "dropout");
             var bad = assertThrows(IllegalArgumentException.class, () -> t.dropout(2, 0.1f, 0f));
             assertTrue(bad.getMessage().contains("Dense"), bad.getMessage());
             assertThrows(IllegalArgumentException.class, () -> t.dropout(0, 1f, 0f));
