@@ -107,11 +107,13 @@ final class RecurrentExec extends LayerExec {
         final MemorySegment hp;  // GRU: [B, 3H] (reset_after) or [B, 2H]
         final MemorySegment rh;  // GRU reset_before: [B, H]
         final MemorySegment hph; // GRU reset_before: [B, H]
+        final LstmRows lstmRows; // LSTM: the cell updates split across two threads (reused every step)
 
         StepState(RecurrentExec layer, int batch, java.util.function.LongFunction<MemorySegment> alloc) {
             long bh = (long) batch * layer.units;
             h = alloc.apply(bh);
             c = layer.lstm ? alloc.apply(bh) : null;
+            lstmRows = layer.lstm ? new LstmRows(layer, this) : null;
             if (layer.lstm) {
                 hp = null;
                 rh = null;
@@ -164,8 +166,51 @@ final class RecurrentExec extends LayerExec {
             gemvPacked(inputFeatures, width, packedInput, x, xOff, xp, 0, 0, width);
             return;
         }
+        if (!bf16 && PACKED_PROJECTION.test(backend)) {
+            if (beta == 0f) {
+                zero(xp, (long) rows * width);
+            }
+            gemmPacked(rows, inputFeatures, width, packedInput, x, xOff, inputFeatures, xp, 0, width);
+            return;
+        }
         backend.sgemm(false, false, rows, width, inputFeatures, 1f, x, xOff, inputFeatures,
                 kernel, 0, width, beta, xp, 0, width);
+    }
+
+    /**
+     * {@code xp[b] = x[b, t]·W + bias} for every batch row b of time step t: {@code in} is
+     * [batch, steps, features] ({@code seqStride = steps·features} floats per batch row), {@code xp}
+     * one step's gate rows [batch, G·H]. Float32 packed weights only.
+     */
+    private void projectStep(MemorySegment in, int t, int seqStride, int batch, MemorySegment xp) {
+        if (inputBias != null) {
+            long rowBytes = (long) width * Float.BYTES;
+            for (long r = 0; r < batch; r++) {
+                MemorySegment.copy(inputBias, 0, xp, r * rowBytes, rowBytes);
+            }
+        } else {
+            zero(xp, (long) batch * width);
+        }
+        gemmPacked(batch, inputFeatures, width, packedInput, in, (long) t * inputFeatures, seqStride, xp, 0, width);
+    }
+
+    /** Which backends project a batch of inputs with the packed Java GEMM instead of their own sgemm. */
+    static final java.util.function.Predicate<Backend> PACKED_PROJECTION = b ->
+            switch (System.getProperty("jlstm.projection", "java-only")) {
+                case "packed" -> true;
+                case "backend" -> false;
+                default -> b.name().equals("java");
+            };
+
+    /** Zeros the first {@code count} floats of {@code seg} (no slice: this runs in allocation-free steps). */
+    private static void zero(MemorySegment seg, long count) {
+        if (count * Float.BYTES == seg.byteSize()) {
+            seg.fill((byte) 0);
+        } else {
+            for (long i = 0; i < count; i++) {
+                seg.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, i, 0f);
+            }
+        }
     }
 
     /**
@@ -180,9 +225,12 @@ final class RecurrentExec extends LayerExec {
             if (!hIsZero) {
                 recurrentProduct(backend, batch, s.h, recurrentKernel, packedRecurrent, width, xp, xpOff, xpStride, true);
             }
-            for (int b = 0; b < batch; b++) {
-                k.lstmCell(xp, xpOff + (long) b * xpStride, s.c, (long) b * h, s.h, (long) b * h, h,
-                        rspec.activation(), rspec.recurrentActivation());
+            StepPool pool = (long) batch * h >= MIN_SPLIT_CELLS ? StepPool.get() : null;
+            if (pool != null && pool.canRead(xp) && pool.canRead(s.h) && pool.canRead(s.c)) {
+                s.lstmRows.set(k, xp, xpOff, xpStride, batch);
+                pool.halves(s.lstmRows);
+            } else {
+                lstmRows(k, xp, xpOff, xpStride, s, 0, batch);
             }
         } else if (resetAfter) {
             float beta = 0f;
@@ -226,6 +274,48 @@ final class RecurrentExec extends LayerExec {
         }
     }
 
+    /** Below this many units (batch x H) one thread updates the LSTM cells faster than a hand-off. */
+    static final long MIN_SPLIT_CELLS = 4096;
+
+    /** LSTM cell updates of batch rows [from, to). */
+    void lstmRows(Kernels k, MemorySegment xp, long xpOff, int xpStride, StepState s, int from, int to) {
+        int h = units;
+        for (int b = from; b < to; b++) {
+            k.lstmCell(xp, xpOff + (long) b * xpStride, s.c, (long) b * h, s.h, (long) b * h, h,
+                    rspec.activation(), rspec.recurrentActivation());
+        }
+    }
+
+    /** The LSTM cell updates of one step, as two halves of the batch rows for {@link StepPool#halves}. */
+    static final class LstmRows implements StepPool.Halves {
+        private final RecurrentExec layer;
+        private final StepState state;
+        private Kernels kernels;
+        private MemorySegment xp;
+        private long xpOff;
+        private int xpStride;
+        private int batch;
+
+        LstmRows(RecurrentExec layer, StepState state) {
+            this.layer = layer;
+            this.state = state;
+        }
+
+        void set(Kernels k, MemorySegment gates, long off, int stride, int rows) {
+            kernels = k;
+            xp = gates;
+            xpOff = off;
+            xpStride = stride;
+            batch = rows;
+        }
+
+        @Override
+        public void run(int part) {
+            int mid = batch / 2;
+            layer.lstmRows(kernels, xp, xpOff, xpStride, state, part == 0 ? 0 : mid, part == 0 ? mid : batch);
+        }
+    }
+
     /**
      * {@code out (+)= in[batch, H] · U[:, :cols]}, with U's rows {@code width} apart. Batch 1 streams
      * the packed panels (the product is a gemv, bound by reading U); larger batches go to the
@@ -238,6 +328,12 @@ final class RecurrentExec extends LayerExec {
                 out.fill((byte) 0); // out is exactly one row here: the step state's own buffer
             }
             gemvPacked(units, cols, packed, in, 0, out, outOff, 0, cols);
+        } else if (!bf16) {
+            // U packed once at load: no per-step packing of B (which a BLAS does on every call)
+            if (!accumulate) {
+                zero(out, (long) batch * ldOut); // out is then the step state's own [batch, cols] buffer
+            }
+            gemmPacked(batch, units, cols, packed, in, 0, units, out, outOff, ldOut);
         } else {
             backend.sgemm(false, false, batch, cols, units, 1f, in, 0, units, u, 0, width,
                     accumulate ? 1f : 0f, out, outOff, ldOut);
@@ -248,6 +344,17 @@ final class RecurrentExec extends LayerExec {
     boolean splits() {
         return StepPool.THREADS > 1 && ((long) units * width >= StepPool.MIN_SPLIT
                 || (long) inputFeatures * width >= StepPool.MIN_SPLIT);
+    }
+
+    /** {@code out[rows, 0:cols) += in[rows, depth] · packed} (float32 panels), on two threads when configured and worth it. */
+    private void gemmPacked(int rows, int depth, int cols, MemorySegment packed, MemorySegment in, long inOff, int ldIn,
+                            MemorySegment out, long outOff, int ldOut) {
+        StepPool pool = (long) rows * depth * cols >= StepPool.MIN_SPLIT ? StepPool.get() : null;
+        if (pool != null) {
+            pool.gemmPacked(packedFor, rows, depth, cols, in, inOff, ldIn, packed, out, outOff, ldOut);
+        } else {
+            packedFor.gemmPacked(rows, depth, cols, in, inOff, ldIn, packed, 0, out, outOff, ldOut, 0, cols);
+        }
     }
 
     /** {@code out[j0:j1) += in · packed} in this layer's precision, on two threads when configured and worth it. */
@@ -277,8 +384,16 @@ final class RecurrentExec extends LayerExec {
                     + " gate values exceed the 2^31 floats one batch row may span");
         }
         int rows = Math.multiplyExact(batch, steps);
-        MemorySegment xp = ctx.scratchFloats((long) rows * width);
-        projectInputs(ctx.backend(), in, 0, rows, xp);
+        // A batch with float32 packed weights projects each step's inputs just before the step,
+        // into one step's gate rows: the gate buffer stays in cache (all steps' projections of a
+        // 64 x 100 batch of 2048 gates would be 52 MB written and read back from memory) and the
+        // packed input kernel is read from L2. Batch 1 projects all steps at once (T rows).
+        long seqStride = (long) steps * inputFeatures;
+        boolean perStep = batch > 1 && !bf16 && PACKED_PROJECTION.test(ctx.backend()) && seqStride <= Integer.MAX_VALUE;
+        MemorySegment xp = ctx.scratchFloats(perStep ? (long) batch * width : (long) rows * width);
+        if (!perStep) {
+            projectInputs(ctx.backend(), in, 0, rows, xp);
+        }
 
         StepState s = new StepState(this, batch, ctx::scratchFloats);
         long stateBytes = (long) batch * units * Float.BYTES;
@@ -290,7 +405,12 @@ final class RecurrentExec extends LayerExec {
         long unitBytes = (long) units * Float.BYTES;
         for (int i = 0; i < steps; i++) {
             int t = rspec.goBackwards() ? steps - 1 - i : i;
-            step(ctx.backend(), ctx.kernels(), xp, (long) t * width, (int) stride, batch, s, zeroStart && i == 0);
+            if (perStep) {
+                projectStep(in, t, (int) seqStride, batch, xp);
+                step(ctx.backend(), ctx.kernels(), xp, 0, width, batch, s, zeroStart && i == 0);
+            } else {
+                step(ctx.backend(), ctx.kernels(), xp, (long) t * width, (int) stride, batch, s, zeroStart && i == 0);
+            }
             if (seq) {
                 // Keras returns the sequence in processing order: output[:, i] belongs to step i
                 for (int b = 0; b < batch; b++) {

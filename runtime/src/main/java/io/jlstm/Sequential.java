@@ -365,14 +365,16 @@ public final class Sequential implements AutoCloseable {
         Map<Integer, MemorySegment[]> init = initialStates(options, batch);
 
         // Confined unless the step helper thread will read the scratch (jlstm.threads > 1 and a
-        // batch-1 product big enough to split): closing a shared arena costs a handshake with every
-        // thread, more than a small model's whole predict.
-        try (Arena scratch = batch == 1 && splitsSteps ? Arena.ofShared() : Arena.ofConfined()) {
+        // batch-1 product big enough to split, or a batch, whose products split at any layer size):
+        // closing a shared arena costs a handshake with every thread, more than a small model's
+        // whole predict.
+        boolean shared = StepPool.THREADS > 1 && (batch > 1 || splitsSteps);
+        try (Arena scratch = shared ? Arena.ofShared() : Arena.ofConfined()) {
             ExecContext ctx = new ExecContext(backend, kernels, resultArena, scratch);
             // Outputs of the layers in between live in scratch unless the caller keeps them.
             ExecContext between = options.keepLayerOutputs() ? ctx : new ExecContext(backend, kernels, scratch, scratch);
             MemorySegment current = input.segment();
-            if (!current.isNative() || (batch == 1 && splitsSteps)) {
+            if (!current.isNative() || shared) {
                 // Native libraries read native memory only, and the step helper thread cannot read a
                 // caller's confined arena: such inputs are copied once into scratch.
                 MemorySegment copy = ctx.scratchFloats(input.size());

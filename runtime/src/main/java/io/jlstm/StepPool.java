@@ -6,9 +6,11 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * A second thread for the batch-1 recurrent product, which is bound by reading the weights: the
- * caller computes the first half of the column panels while the helper computes the second half,
- * so the two cores' caches and load ports share the stream.
+ * A second thread for the products against packed weights: the batch-1 recurrent product, which
+ * is bound by reading the weights, and the batched ones ({@link Kernels#gemmPacked}: the recurrent
+ * product of a batch and the input projection), which are bound by arithmetic. The caller computes
+ * the first half of the column panels while the helper computes the second half, so the two
+ * cores' caches, load ports and FMA units share the work.
  *
  * <p>One helper thread per JVM (daemon, started on first use), shared by every model. A step
  * hands its half over through plain fields published by a volatile sequence number, so a hand-off
@@ -36,15 +38,25 @@ final class StepPool {
     private volatile boolean parked;
     private volatile Throwable failure;
 
+    /** Work split in two halves: part 0 runs on the caller, part 1 on the helper (or both on the caller). */
+    interface Halves {
+        void run(int part);
+    }
+
     // the task: written by the owner before it publishes `posted`, read by the helper after
+    private Halves halves;
     private Kernels kernels;
     private boolean bf16;
+    private int m;
     private int k;
     private int n;
     private MemorySegment packed;
     private MemorySegment x;
+    private long xOff;
+    private int ldx;
     private MemorySegment y;
     private long yOff;
+    private int ldy;
     private int j0;
     private int j1;
 
@@ -77,24 +89,42 @@ final class StepPool {
      */
     void gemvPacked(Kernels kern, boolean bf16Weights, int rows, int cols, MemorySegment w, MemorySegment in,
                     MemorySegment out, long outOff) {
+        product(kern, bf16Weights, 1, rows, cols, w, in, 0, rows, out, outOff, cols);
+    }
+
+    /**
+     * {@code y[m, 0:n) += x[m, k] · packed} like {@link Kernels#gemmPacked} (float32 weights), split
+     * across this thread and the helper when the helper is free; otherwise on this thread alone.
+     */
+    void gemmPacked(Kernels kern, int rows, int depth, int cols, MemorySegment in, long inOff, int ldIn,
+                    MemorySegment w, MemorySegment out, long outOff, int ldOut) {
+        product(kern, false, rows, depth, cols, w, in, inOff, ldIn, out, outOff, ldOut);
+    }
+
+    private void product(Kernels kern, boolean bf16Weights, int rows, int depth, int cols, MemorySegment w,
+                         MemorySegment in, long inOff, int ldIn, MemorySegment out, long outOff, int ldOut) {
         int panel = kern.panelWidth();
         int panels = (cols + panel - 1) / panel;
         // Memory the helper may not read (a caller's confined arena) keeps the product on this thread.
         if (panels < 2 || !w.isAccessibleBy(helper) || !in.isAccessibleBy(helper) || !out.isAccessibleBy(helper)
                 || !owned.compareAndSet(false, true)) {
-            run(kern, bf16Weights, rows, cols, w, in, out, outOff, 0, cols);
+            run(kern, bf16Weights, rows, depth, cols, w, in, inOff, ldIn, out, outOff, ldOut, 0, cols);
             return;
         }
         try {
             int mid = (panels / 2) * panel;
             kernels = kern;
             bf16 = bf16Weights;
-            k = rows;
+            m = rows;
+            k = depth;
             n = cols;
             packed = w;
             x = in;
+            xOff = inOff;
+            ldx = ldIn;
             y = out;
             yOff = outOff;
+            ldy = ldOut;
             j0 = mid;
             j1 = cols;
             long seq = posted + 1;
@@ -104,7 +134,7 @@ final class StepPool {
             }
             Throwable own = null;
             try {
-                run(kern, bf16Weights, rows, cols, w, in, out, outOff, 0, mid);
+                run(kern, bf16Weights, rows, depth, cols, w, in, inOff, ldIn, out, outOff, ldOut, 0, mid);
             } catch (Throwable t) {
                 own = t;
             }
@@ -112,17 +142,7 @@ final class StepPool {
             while (finished != seq) {
                 Thread.onSpinWait();
             }
-            Throwable theirs = failure;
-            failure = null; // a failure belongs to this call only
-            if (own != null) {
-                if (theirs != null) {
-                    own.addSuppressed(theirs);
-                }
-                throw own instanceof RuntimeException re ? re : new IllegalStateException(own);
-            }
-            if (theirs != null) {
-                throw new IllegalStateException("the step helper thread failed", theirs);
-            }
+            rethrow(own);
         } finally {
             kernels = null;
             packed = null;
@@ -132,12 +152,75 @@ final class StepPool {
         }
     }
 
-    private static void run(Kernels kern, boolean bf16Weights, int rows, int cols, MemorySegment w, MemorySegment in,
-                            MemorySegment out, long outOff, int from, int to) {
-        if (bf16Weights) {
-            kern.gemvPackedBf16(rows, cols, w, 0, in, 0, out, outOff, from, to);
+    /** Whether the helper thread may read {@code seg} (memory of a confined arena it may not). */
+    boolean canRead(MemorySegment seg) {
+        return seg.isAccessibleBy(helper);
+    }
+
+    /**
+     * Runs {@code task.run(0)} here and {@code task.run(1)} on the helper when it is free, else both
+     * here; returns when both are done. The caller makes sure the helper may read the task's memory
+     * ({@link #canRead}). The halves must write disjoint memory.
+     */
+    void halves(Halves task) {
+        if (!owned.compareAndSet(false, true)) {
+            task.run(0);
+            task.run(1);
+            return;
+        }
+        try {
+            halves = task;
+            long seq = posted + 1;
+            posted = seq; // publishes the field above
+            if (parked) {
+                LockSupport.unpark(helper);
+            }
+            Throwable own = null;
+            try {
+                task.run(0);
+            } catch (Throwable t) {
+                own = t;
+            }
+            while (finished != seq) {
+                Thread.onSpinWait();
+            }
+            rethrow(own);
+        } finally {
+            halves = null;
+            owned.set(false);
+        }
+    }
+
+    /** After both halves are done: throws this thread's failure (the helper's suppressed) or the helper's. */
+    private void rethrow(Throwable own) {
+        Throwable theirs = failure;
+        failure = null; // a failure belongs to this call only
+        if (own != null) {
+            if (theirs != null) {
+                own.addSuppressed(theirs);
+            }
+            if (own instanceof RuntimeException re) {
+                throw re;
+            }
+            if (own instanceof Error e) {
+                throw e;
+            }
+            throw new IllegalStateException(own);
+        }
+        if (theirs != null) {
+            throw new IllegalStateException("the step helper thread failed", theirs);
+        }
+    }
+
+    private static void run(Kernels kern, boolean bf16Weights, int rows, int depth, int cols, MemorySegment w,
+                            MemorySegment in, long inOff, int ldIn, MemorySegment out, long outOff, int ldOut,
+                            int from, int to) {
+        if (rows > 1) {
+            kern.gemmPacked(rows, depth, cols, in, inOff, ldIn, w, 0, out, outOff, ldOut, from, to);
+        } else if (bf16Weights) {
+            kern.gemvPackedBf16(depth, cols, w, 0, in, inOff, out, outOff, from, to);
         } else {
-            kern.gemvPacked(rows, cols, w, 0, in, 0, out, outOff, from, to);
+            kern.gemvPacked(depth, cols, w, 0, in, inOff, out, outOff, from, to);
         }
     }
 
@@ -148,7 +231,12 @@ final class StepPool {
             long seq = posted;
             if (seq != done) {
                 try {
-                    run(kernels, bf16, k, n, packed, x, y, yOff, j0, j1);
+                    Halves task = halves;
+                    if (task != null) {
+                        task.run(1);
+                    } else {
+                        run(kernels, bf16, m, k, n, packed, x, xOff, ldx, y, yOff, ldy, j0, j1);
+                    }
                 } catch (Throwable t) {
                     failure = t;
                 }

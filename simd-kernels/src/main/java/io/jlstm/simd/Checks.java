@@ -137,6 +137,23 @@ final class Checks {
         fits("y", y, yOff, n);
     }
 
+    static void gemmPacked(int panel, int m, int k, int n, MemorySegment a, long aOff, int lda,
+                           MemorySegment packed, long pOff, MemorySegment c, long cOff, int ldc, int j0, int j1) {
+        nonNegative("m", m);
+        nonNegative("k", k);
+        nonNegative("n", n);
+        if (j0 < 0 || j0 > j1 || j1 > n || j0 % panel != 0) {
+            throw new IllegalArgumentException("column range [" + j0 + ", " + j1 + ") must lie in [0, " + n
+                    + "] and start at a multiple of the panel width " + panel);
+        }
+        leadingDimension("lda", lda, k, "k");
+        leadingDimension("ldc", ldc, n, "n");
+        long panels = (n + (long) panel - 1) / panel;
+        fits("packed", packed, pOff, panels * panel * k);
+        fitsMatrix("a", a, aOff, m, k, lda);
+        fitsMatrix("c", c, cOff, m, n, ldc);
+    }
+
     static void sgemm(boolean transA, boolean transB, int m, int n, int k,
                       MemorySegment a, long aOff, int lda, MemorySegment b, long bOff, int ldb,
                       MemorySegment c, long cOff, int ldc) {

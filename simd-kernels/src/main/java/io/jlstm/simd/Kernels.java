@@ -140,6 +140,27 @@ public interface Kernels {
     void gemvPacked(int k, int n, MemorySegment packed, long pOff, MemorySegment x, long xOff,
                     MemorySegment y, long yOff, int j0, int j1);
 
+    /**
+     * Accumulates {@code C[i][j] += sum_p A[i][p] * B[p][j]} for the rows {@code 0 <= i < m} and the
+     * columns {@code j0 <= j < j1} of a matrix B packed by {@link #packPanels} (k rows, n columns):
+     * the product of an {@code m x k} row-major A ({@code lda >= k}) with the packed weights, for
+     * the batched recurrent step and the input projection, where B is packed once at load instead
+     * of on every call. Each element is summed exactly as {@link #gemvPacked} sums it (from zero,
+     * p ascending, then added to C), so row i of the result is bit-identical to a {@code gemvPacked}
+     * of row i of A. {@code j0} must be a multiple of {@link #panelWidth()}, {@code 0 <= j0 <= j1
+     * <= n}; C is {@code m x n} with {@code ldc >= n} and only the columns in range are touched.
+     *
+     * <p>The default computes row by row with {@link #gemvPacked}; implementations override it
+     * with a register-blocked kernel.
+     */
+    default void gemmPacked(int m, int k, int n, MemorySegment a, long aOff, int lda, MemorySegment packed,
+                            long pOff, MemorySegment c, long cOff, int ldc, int j0, int j1) {
+        Checks.gemmPacked(panelWidth(), m, k, n, a, aOff, lda, packed, pOff, c, cOff, ldc, j0, j1);
+        for (int i = 0; i < m; i++) {
+            gemvPacked(k, n, packed, pOff, a, aOff + (long) i * lda, c, cOff + (long) i * ldc, j0, j1);
+        }
+    }
+
     /** Bytes a {@code k x n} matrix takes once packed as bfloat16: half of {@link #packedSize} floats. */
     default long packedSizeBf16Bytes(int k, int n) {
         return packedSize(k, n) * 2;

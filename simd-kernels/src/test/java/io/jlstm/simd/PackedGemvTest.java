@@ -48,6 +48,65 @@ class PackedGemvTest {
     }
 
     @Test
+    void packedGemmEqualsRowByRowGemvBitForBitAndTouchesOnlyItsRange() {
+        Random rnd = new Random(13);
+        for (Kernels kern : Fixtures.implementations()) {
+            int panel = kern.panelWidth();
+            int[][] shapes = {{1, 1, 1}, {5, 7, 13}, {4, 37, 2 * panel}, {9, 64, 1024}, {67, 13, 2 * panel + 5},
+                {3, 0, 9}, {0, 5, 9}, {6, 5, 0}, {8, 130, panel / 2 + 3}};
+            for (int[] shape : shapes) {
+                int m = shape[0];
+                int k = shape[1];
+                int n = shape[2];
+                int lda = k + 2;
+                int ldc = n + 5;
+                // (b holds k x max(1, n): a zero-column matrix still has a leading dimension of 1)
+                float[] b = Fixtures.random(rnd, k * Math.max(1, n) + 1, -1, 1);
+                float[] a = Fixtures.random(rnd, m * lda + 3, -1, 1);
+                float[] c0 = Fixtures.random(rnd, m * ldc + 4, -1, 1);
+                MemorySegment packed = MemorySegment.ofArray(new float[(int) kern.packedSize(k, n) + 2]);
+                kern.packPanels(k, n, Fixtures.segment(b, 0), 1, Math.max(1, n), packed, 2);
+                int mid = Math.min(n, ((n / 2) / panel) * panel);
+                for (int[] split : new int[][] {{0, n}, {0, mid}, {mid, n}}) {
+                    MemorySegment c = Fixtures.segment(c0.clone(), 0);
+                    kern.gemmPacked(m, k, n, Fixtures.segment(a, 0), 3, lda, packed, 2, c, 4, ldc, split[0], split[1]);
+                    MemorySegment expected = Fixtures.segment(c0.clone(), 0);
+                    for (int i = 0; i < m; i++) {
+                        kern.gemvPacked(k, n, packed, 2, Fixtures.segment(a, 0), 3 + (long) i * lda, expected,
+                                4 + (long) i * ldc, split[0], split[1]);
+                    }
+                    for (int e = 0; e < c0.length; e++) {
+                        assertEquals(expected.getAtIndex(Fixtures.F, e), c.getAtIndex(Fixtures.F, e),
+                                kern.name() + " " + m + "x" + k + "x" + n + " range " + split[0] + ".." + split[1]
+                                        + " element " + e);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void packedGemmRejectsBadShapesBeforeTouchingMemory() {
+        for (Kernels kern : Fixtures.implementations()) {
+            int panel = kern.panelWidth();
+            MemorySegment packed = MemorySegment.ofArray(new float[(int) kern.packedSize(4, 8)]);
+            MemorySegment a = MemorySegment.ofArray(new float[2 * 4]);
+            MemorySegment c = MemorySegment.ofArray(new float[2 * 8]);
+            IllegalArgumentException lda = assertThrows(IllegalArgumentException.class,
+                    () -> kern.gemmPacked(2, 4, 8, a, 0, 3, packed, 0, c, 0, 8, 0, 8));
+            assertTrue(lda.getMessage().contains("lda"), lda.getMessage());
+            IndexOutOfBoundsException small = assertThrows(IndexOutOfBoundsException.class,
+                    () -> kern.gemmPacked(3, 4, 8, a, 0, 4, packed, 0, c, 0, 8, 0, 8));
+            assertTrue(small.getMessage().contains("a ("), small.getMessage());
+            IllegalArgumentException range = assertThrows(IllegalArgumentException.class,
+                    () -> kern.gemmPacked(2, 4, 8, a, 0, 4, packed, 0, c, 0, 8, 1, 8));
+            assertTrue(range.getMessage().contains("panel width " + panel), range.getMessage());
+            assertThrows(IndexOutOfBoundsException.class,
+                    () -> kern.gemmPacked(2, 4, 8, a, 0, 4, packed, 0, c, 1, 8, 0, 8));
+        }
+    }
+
+    @Test
     void bf16PackedProductMatchesNaiveWithRoundedWeights() {
         Random rnd = new Random(11);
         for (Kernels kern : Fixtures.implementations()) {
