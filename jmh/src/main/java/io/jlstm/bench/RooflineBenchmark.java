@@ -21,7 +21,11 @@ import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Threads;
 import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.infra.ThreadParams;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * This machine's limits, measured in the same run as the workloads (issue 3 asks for the ratios
@@ -33,6 +37,11 @@ import org.openjdk.jmh.annotations.Warmup;
  *       over a 512x2048 matrix = 4 MiB; GB/s = 4 MiB / time. The weight-streaming ceiling of
  *       W1 and W2 (the matrix stays in L2/L3 between calls, as the recurrent kernel does).</li>
  *   <li>{@code openblasGemv4MB}: the same product through OpenBLAS sgemv, at 1 and 2 threads.</li>
+ *   <li>{@code read4MB_1t}, {@code read4MB_2t}, {@code read256KB_1t}, {@code read256KB_2t}: the
+ *       raw read bandwidth, a vector sum with 8 accumulators over 4 MiB (the recurrent kernel of
+ *       W1/W2: L3) and over 256 KiB (the recurrent kernel of W4: L2), by one thread or by two
+ *       threads each reading its own half; GB/s = bytes / time. No product can stream its weights
+ *       faster than they can be read: the weight-streaming ceiling of W1, W2, W2x2 and W4.</li>
  * </ul>
  * {@code jmh/run-comparison} turns the times into GFLOP/s and GB/s in its report.
  */
@@ -108,6 +117,88 @@ public class RooflineBenchmark {
         public void tearDown() {
             arena.close();
         }
+    }
+
+    /** Bytes of the two read-bandwidth matrices: the recurrent kernels of W2 (4 MiB) and W4 (256 KiB). */
+    static final long READ_LARGE = 4L << 20;
+    static final long READ_SMALL = 256L << 10;
+
+    /** The matrices the read benchmarks sum, shared by the threads of a trial. */
+    @State(Scope.Benchmark)
+    public static class ReadData {
+        Arena arena;
+        MemorySegment large;
+        MemorySegment small;
+
+        @Setup(Level.Trial)
+        public void setUp() {
+            arena = Arena.ofShared();
+            Random rnd = new Random(Workloads.SEED);
+            large = Segments.random(arena, rnd, READ_LARGE / Float.BYTES);
+            small = Segments.random(arena, rnd, READ_SMALL / Float.BYTES);
+        }
+
+        @TearDown(Level.Trial)
+        public void tearDown() {
+            arena.close();
+        }
+    }
+
+    /** Which half of the matrices a thread reads when two threads read. */
+    @State(Scope.Thread)
+    public static class Half {
+        int index;
+
+        @Setup(Level.Trial)
+        public void setUp(ThreadParams params) {
+            index = params.getThreadIndex();
+        }
+    }
+
+    private static final VectorSpecies<Float> READ_SPECIES = FloatVector.SPECIES_PREFERRED;
+
+    /** Sum of {@code bytes} floats' worth from {@code from}, 8 vectors per iteration (8 independent adds). */
+    static float read(MemorySegment m, long from, long bytes) {
+        VectorSpecies<Float> s = READ_SPECIES;
+        long vb = (long) s.length() * Float.BYTES;
+        FloatVector a0 = FloatVector.zero(s), a1 = FloatVector.zero(s), a2 = FloatVector.zero(s), a3 = FloatVector.zero(s);
+        FloatVector a4 = FloatVector.zero(s), a5 = FloatVector.zero(s), a6 = FloatVector.zero(s), a7 = FloatVector.zero(s);
+        java.nio.ByteOrder o = java.nio.ByteOrder.nativeOrder();
+        for (long p = from; p < from + bytes; p += 8 * vb) {
+            a0 = a0.add(FloatVector.fromMemorySegment(s, m, p, o));
+            a1 = a1.add(FloatVector.fromMemorySegment(s, m, p + vb, o));
+            a2 = a2.add(FloatVector.fromMemorySegment(s, m, p + 2 * vb, o));
+            a3 = a3.add(FloatVector.fromMemorySegment(s, m, p + 3 * vb, o));
+            a4 = a4.add(FloatVector.fromMemorySegment(s, m, p + 4 * vb, o));
+            a5 = a5.add(FloatVector.fromMemorySegment(s, m, p + 5 * vb, o));
+            a6 = a6.add(FloatVector.fromMemorySegment(s, m, p + 6 * vb, o));
+            a7 = a7.add(FloatVector.fromMemorySegment(s, m, p + 7 * vb, o));
+        }
+        return a0.add(a1).add(a2).add(a3).add(a4).add(a5).add(a6).add(a7).reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
+    }
+
+    @Benchmark
+    @Threads(1)
+    public float read4MB_1t(ReadData d) {
+        return read(d.large, 0, READ_LARGE);
+    }
+
+    @Benchmark
+    @Threads(2)
+    public float read4MB_2t(ReadData d, Half h) {
+        return read(d.large, h.index * (READ_LARGE / 2), READ_LARGE / 2);
+    }
+
+    @Benchmark
+    @Threads(1)
+    public float read256KB_1t(ReadData d) {
+        return read(d.small, 0, READ_SMALL);
+    }
+
+    @Benchmark
+    @Threads(2)
+    public float read256KB_2t(ReadData d, Half h) {
+        return read(d.small, h.index * (READ_SMALL / 2), READ_SMALL / 2);
     }
 
     @Benchmark
