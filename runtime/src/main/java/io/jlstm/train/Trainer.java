@@ -129,9 +129,11 @@ public final class Trainer {
 
     /**
      * Dropout on the inputs and on the recurrent state of LSTM layer {@code layer} (or of both
-     * directions of a Bidirectional LSTM), in training only, as Keras' {@code dropout} and
-     * {@code recurrent_dropout}: one mask per sequence, the same for every time step and gate,
-     * kept values scaled by 1/(1 − rate). {@link #evaluate} and inference never drop.
+     * directions of a Bidirectional LSTM), in training only, as Keras 3's {@code dropout} and
+     * {@code recurrent_dropout}: masks drawn once per sequence and used at every time step, kept
+     * values scaled by 1/(1 − rate). With a recurrent rate above 0 each gate block has its own
+     * input mask and its own state mask (Keras' implementation 1); with input dropout alone the
+     * gates share one input mask. {@link #evaluate} and inference never drop.
      */
     public Trainer dropout(int layer, float rate, float recurrentRate) {
         java.util.Objects.checkIndex(layer, specs.size());
@@ -170,15 +172,47 @@ public final class Trainer {
         return m;
     }
 
-    /** Per-sequence masks of one LSTM direction: inputs [B, I] and state [B, H]; null arrays when off. */
-    private record Masks(float[] x, float[] h) {
+    /**
+     * Per-sequence masks of one recurrent direction, one per gate block: {@code x[g]} [B, I] for the
+     * inputs gate block g's kernel sees, {@code h[g]} [B, H] for the state its recurrent kernel sees.
+     * Either is null when that dropout is off. Input masks of different gates may be one array.
+     */
+    record Masks(float[][] x, float[][] h) {
     }
 
-    private Masks masks(int layer, boolean training, int batch, int inputs, int units) {
+    /**
+     * The masks of recurrent layer {@code layer} for one pass, as Keras 3 draws them: with
+     * recurrent_dropout the cell runs its implementation 1, which has a mask per gate for the
+     * inputs and a mask per gate for the state; input dropout alone (implementation 2) has one
+     * input mask that every gate shares. Null when not training or both rates are 0.
+     */
+    private Masks masks(int layer, boolean training, int gates, int batch, int inputs, int units) {
         if (!training || (dropout[layer] == 0f && recurrentDropout[layer] == 0f)) {
             return null;
         }
-        return new Masks(mask(batch * inputs, dropout[layer]), mask(batch * units, recurrentDropout[layer]));
+        boolean perGate = recurrentDropout[layer] > 0f;
+        float[][] x = null;
+        if (dropout[layer] > 0f) {
+            x = new float[gates][];
+            for (int g = 0; g < gates; g++) {
+                x[g] = perGate || g == 0 ? mask(batch * inputs, dropout[layer]) : x[0];
+            }
+        }
+        float[][] h = null;
+        if (perGate) {
+            h = new float[gates][];
+            for (int g = 0; g < gates; g++) {
+                h[g] = mask(batch * units, recurrentDropout[layer]);
+            }
+        }
+        return new Masks(x, h);
+    }
+
+    /** The masks the next training pass draws for recurrent layer {@code layer} (tests look at their form). */
+    Masks nextMasks(int layer, int batch, int inputs) {
+        LayerSpec spec = specs.get(layer);
+        RecurrentSpec r = spec instanceof BidirectionalSpec b ? b.layer() : (RecurrentSpec) spec;
+        return masks(layer, true, r.gates(), batch, inputs, r.units());
     }
 
     /** Number of layers. */
@@ -275,13 +309,13 @@ public final class Trainer {
             LayerSpec spec = specs.get(i);
             if (spec instanceof RecurrentSpec r) {
                 RecurrentCache c = recurrentForward(r, weights.get(i), "", cur, batch, steps, features,
-                        masks(i, backward, batch, features, r.units()));
+                        masks(i, backward, r.gates(), batch, features, r.units()));
                 caches[i] = c;
                 cur = c.output();
             } else if (spec instanceof BidirectionalSpec b) {
                 BidiCache c = bidiForward(b, weights.get(i), cur, batch, steps, features,
-                        masks(i, backward, batch, features, b.layer().units()),
-                        masks(i, backward, batch, features, b.layer().units()));
+                        masks(i, backward, b.layer().gates(), batch, features, b.layer().units()),
+                        masks(i, backward, b.layer().gates(), batch, features, b.layer().units()));
                 caches[i] = c;
                 cur = c.output;
             } else {
@@ -411,8 +445,11 @@ public final class Trainer {
         return truncate > 0 && s < steps - 1 && (s + 1) % truncate == 0;
     }
 
-    /** {@code x} is the layer input after input dropout; {@code masks} null without dropout. */
-    private record LstmCache(int batch, int steps, int inputs, int units, float[] x, float[][] gates, float[][] c,
+    /**
+     * {@code xs[g]}: the layer input [B, T, I] that gate block g's kernel sees (after its input
+     * dropout mask; one array for every gate when they share it); {@code masks} null without dropout.
+     */
+    private record LstmCache(int batch, int steps, int inputs, int units, float[][] xs, float[][] gates, float[][] c,
                              float[][] h, float[][] actC, float[] output, Masks masks) implements RecurrentCache {
     }
 
@@ -445,22 +482,48 @@ public final class Trainer {
         return m;
     }
 
-    private static LstmCache lstmForward(LstmSpec spec, Map<String, float[]> w, String prefix, float[] x, int batch,
-                                         int steps, int inputs, Masks masks) {
-        float[] mx = masks == null ? null : masks.x();
-        float[] mh = masks == null ? null : masks.h();
-        if (mx != null) { // the same input mask at every time step
-            float[] xm = new float[x.length];
-            for (int b = 0; b < batch; b++) {
-                for (int t = 0; t < steps; t++) {
-                    int o = (b * steps + t) * inputs;
-                    for (int p = 0; p < inputs; p++) {
-                        xm[o + p] = x[o + p] * mx[b * inputs + p];
+    /**
+     * Per gate, the input [B, T, I] its kernel block sees: {@code x} times that gate's mask, the
+     * same mask at every time step. Gates that share a mask share the array; without masks every
+     * entry is {@code x}.
+     */
+    private static float[][] gateInputs(float[] x, float[][] mx, int gates, int batch, int steps, int inputs) {
+        float[][] xs = new float[gates][];
+        for (int g = 0; g < gates; g++) {
+            if (mx == null) {
+                xs[g] = x;
+            } else if (g > 0 && mx[g] == mx[g - 1]) {
+                xs[g] = xs[g - 1];
+            } else {
+                float[] xm = new float[x.length];
+                for (int b = 0; b < batch; b++) {
+                    for (int t = 0; t < steps; t++) {
+                        int o = (b * steps + t) * inputs;
+                        for (int p = 0; p < inputs; p++) {
+                            xm[o + p] = x[o + p] * mx[g][b * inputs + p];
+                        }
                     }
                 }
+                xs[g] = xm;
             }
-            x = xm;
         }
+        return xs;
+    }
+
+    /** Whether every gate sees the same array. */
+    private static boolean shared(float[][] perGate) {
+        for (float[] a : perGate) {
+            if (a != perGate[0]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static LstmCache lstmForward(LstmSpec spec, Map<String, float[]> w, String prefix, float[] x, int batch,
+                                         int steps, int inputs, Masks masks) {
+        float[][] mh = masks == null ? null : masks.h();
+        float[][] xs = gateInputs(x, masks == null ? null : masks.x(), 4, batch, steps, inputs);
         int hN = spec.units();
         int g4 = 4 * hN;
         float[] k = w.get(prefix + "kernel");
@@ -477,15 +540,26 @@ public final class Trainer {
                 System.arraycopy(bias, 0, xp, r * g4, g4);
             }
         }
-        gemm(false, false, batch * steps, g4, inputs, x, 0, inputs, k, 0, g4, bias != null ? 1f : 0f, xp, 0, g4);
+        float beta = bias != null ? 1f : 0f;
+        if (shared(xs)) {
+            gemm(false, false, batch * steps, g4, inputs, xs[0], 0, inputs, k, 0, g4, beta, xp, 0, g4);
+        } else {
+            for (int g = 0; g < 4; g++) {
+                gemm(false, false, batch * steps, hN, inputs, xs[g], 0, inputs, k, g * hN, g4, beta, xp, g * hN, g4);
+            }
+        }
         for (int s = 0; s < steps; s++) {
             int t = spec.goBackwards() ? steps - 1 - s : s;
             float[] z = gates[s]; // pre-activations first, activated in place below
             for (int b = 0; b < batch; b++) {
                 System.arraycopy(xp, (b * steps + t) * g4, z, b * g4, g4);
             }
-            if (s > 0) {
-                gemm(false, false, batch, g4, hN, masked(h[s], mh), 0, hN, u, 0, g4, 1f, z, 0, g4);
+            if (s > 0 && mh == null) {
+                gemm(false, false, batch, g4, hN, h[s], 0, hN, u, 0, g4, 1f, z, 0, g4);
+            } else if (s > 0) {
+                for (int g = 0; g < 4; g++) {
+                    gemm(false, false, batch, hN, hN, masked(h[s], mh[g]), 0, hN, u, g * hN, g4, 1f, z, g * hN, g4);
+                }
             }
             for (int b = 0; b < batch; b++) {
                 int gi = b * g4;
@@ -507,7 +581,7 @@ public final class Trainer {
             }
         }
         float[] out = layerOutput(spec.returnSequences(), h, batch, steps, hN);
-        return new LstmCache(batch, steps, inputs, hN, x, gates, c, h, actC, out, masks);
+        return new LstmCache(batch, steps, inputs, hN, xs, gates, c, h, actC, out, masks);
     }
 
     /** Fills {@code g} with the weight gradients and returns the gradient of the layer input. */
@@ -527,6 +601,8 @@ public final class Trainer {
         float[] dhNext = new float[batch * hN];
         float[] dcNext = new float[batch * hN];
         float[] dz = new float[batch * g4];
+        float[] dxGate = new float[batch * inputs];
+        float[] dhGate = new float[batch * hN];
         for (int s = steps - 1; s >= 0; s--) {
             int t = spec.goBackwards() ? steps - 1 - s : s;
             if (cut(truncate, s, steps)) {
@@ -559,24 +635,45 @@ public final class Trainer {
                     dB[j] += dz[gi + j];
                 }
             }
-            // dK += x_tᵀ·dz, dU += h_{s-1}ᵀ·dz, dx_t = dz·Kᵀ, dh_{s-1} = dz·Uᵀ
-            gemm(true, false, inputs, g4, batch, c.x, (long) t * inputs, steps * inputs, dz, 0, g4, 1f, dK, 0, g4);
-            float[] mx = c.masks == null ? null : c.masks.x();
-            float[] mh = c.masks == null ? null : c.masks.h();
-            gemm(true, false, hN, g4, batch, masked(c.h[s], mh), 0, hN, dz, 0, g4, 1f, dU, 0, g4);
-            gemm(false, true, batch, inputs, g4, dz, 0, g4, k, 0, g4, 0f, dX, (long) t * inputs, steps * inputs);
-            gemm(false, true, batch, hN, g4, dz, 0, g4, u, 0, g4, 0f, dhNext, 0, hN);
-            if (mx != null) {
-                for (int b = 0; b < batch; b++) {
-                    int o = (b * steps + t) * inputs;
-                    for (int p = 0; p < inputs; p++) {
-                        dX[o + p] *= mx[b * inputs + p];
+            // dK += x_tᵀ·dz, dU += h_{s-1}ᵀ·dz, dx_t = dz·Kᵀ, dh_{s-1} = dz·Uᵀ; with dropout each
+            // gate block g sees x_t⊙mx[gate] and h⊙mh[gate], so its products take the mask on the way back
+            float[][] mx = c.masks == null ? null : c.masks.x();
+            float[][] mh = c.masks == null ? null : c.masks.h();
+            if (shared(c.xs)) {
+                gemm(true, false, inputs, g4, batch, c.xs[0], (long) t * inputs, steps * inputs, dz, 0, g4, 1f, dK, 0, g4);
+                gemm(false, true, batch, inputs, g4, dz, 0, g4, k, 0, g4, 0f, dX, (long) t * inputs, steps * inputs);
+                if (mx != null) {
+                    for (int b = 0; b < batch; b++) {
+                        int o = (b * steps + t) * inputs;
+                        for (int p = 0; p < inputs; p++) {
+                            dX[o + p] *= mx[0][b * inputs + p];
+                        }
+                    }
+                }
+            } else {
+                for (int gate = 0; gate < 4; gate++) {
+                    gemm(true, false, inputs, hN, batch, c.xs[gate], (long) t * inputs, steps * inputs, dz, gate * hN, g4, 1f,
+                            dK, gate * hN, g4);
+                    gemm(false, true, batch, inputs, hN, dz, gate * hN, g4, k, gate * hN, g4, 0f, dxGate, 0, inputs);
+                    for (int b = 0; b < batch; b++) {
+                        int o = (b * steps + t) * inputs;
+                        for (int p = 0; p < inputs; p++) {
+                            dX[o + p] += dxGate[b * inputs + p] * mx[gate][b * inputs + p];
+                        }
                     }
                 }
             }
-            if (mh != null) {
-                for (int i = 0; i < dhNext.length; i++) {
-                    dhNext[i] *= mh[i];
+            if (mh == null) {
+                gemm(true, false, hN, g4, batch, c.h[s], 0, hN, dz, 0, g4, 1f, dU, 0, g4);
+                gemm(false, true, batch, hN, g4, dz, 0, g4, u, 0, g4, 0f, dhNext, 0, hN);
+            } else {
+                java.util.Arrays.fill(dhNext, 0f);
+                for (int gate = 0; gate < 4; gate++) {
+                    gemm(true, false, hN, hN, batch, masked(c.h[s], mh[gate]), 0, hN, dz, gate * hN, g4, 1f, dU, gate * hN, g4);
+                    gemm(false, true, batch, hN, hN, dz, gate * hN, g4, u, gate * hN, g4, 0f, dhGate, 0, hN);
+                    for (int i = 0; i < dhNext.length; i++) {
+                        dhNext[i] += dhGate[i] * mh[gate][i];
+                    }
                 }
             }
         }

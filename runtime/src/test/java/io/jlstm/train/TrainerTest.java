@@ -165,13 +165,15 @@ class TrainerTest {
 
     @Test
     void dropoutGradientsMatchFiniteDifferencesUnderTheSameMasks() {
+        // per-gate masks (recurrent dropout on) in the first two layers, one shared input mask in the third
         try (Sequential m = model(12, 3, LstmSpec.of(5).returnSequences(true),
-                io.jlstm.layers.BidirectionalSpec.of(LstmSpec.of(3), io.jlstm.layers.MergeMode.CONCAT),
-                DenseSpec.of(2, DenseActivation.LINEAR))) {
+                io.jlstm.layers.BidirectionalSpec.of(LstmSpec.of(3).returnSequences(true), io.jlstm.layers.MergeMode.CONCAT),
+                LstmSpec.of(3), DenseSpec.of(2, DenseActivation.LINEAR))) {
             Random rnd = new Random(6);
             Tensor x = random(rnd, 1f, 3, 4, 3);
             Tensor y = random(rnd, 0.5f, 3, 2);
-            Trainer t = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropout(0, 0.3f, 0.4f).dropout(1, 0.2f, 0.5f);
+            Trainer t = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropout(0, 0.3f, 0.4f).dropout(1, 0.2f, 0.5f)
+                    .dropout(2, 0.4f, 0f);
             Trainer plain = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false));
             assertEquals(plain.evaluate(x, y), t.evaluate(x, y), "evaluation never drops");
             t.dropoutSeed(7);
@@ -181,9 +183,50 @@ class TrainerTest {
                 t.dropoutSeed(7);
                 return t.gradients(x, y).loss();
             }, "dropout");
-            var bad = assertThrows(IllegalArgumentException.class, () -> t.dropout(2, 0.1f, 0f));
+            var bad = assertThrows(IllegalArgumentException.class, () -> t.dropout(3, 0.1f, 0f));
             assertTrue(bad.getMessage().contains("Dense"), bad.getMessage());
             assertThrows(IllegalArgumentException.class, () -> t.dropout(0, 1f, 0f));
+        }
+    }
+
+    /** Keras 3: recurrent_dropout gives every gate its own input and state mask; dropout alone shares one input mask. */
+    @Test
+    void recurrentDropoutDrawsAMaskPerGate() {
+        try (Sequential m = model(13, 3, LstmSpec.of(4).returnSequences(true), LstmSpec.of(5),
+                DenseSpec.of(1, DenseActivation.LINEAR))) {
+            Trainer t = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropout(0, 0.5f, 0f).dropout(1, 0.5f, 0.5f)
+                    .dropoutSeed(3);
+            // batch 16: masks of 48 or more values, which two independent draws repeat with probability 2^-48
+            Trainer.Masks inputOnly = t.nextMasks(0, 16, 3);
+            assertEquals(4, inputOnly.x().length);
+            for (float[] gate : inputOnly.x()) {
+                assertTrue(gate == inputOnly.x()[0], "dropout alone: one input mask for every gate");
+            }
+            assertEquals(16 * 3, inputOnly.x()[0].length);
+            assertTrue(inputOnly.h() == null, "no state mask without recurrent_dropout");
+            assertPerGate(t.nextMasks(1, 16, 4), 4, 16 * 4, 16 * 5);
+            assertPerGate(new Trainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropout(0, 0f, 0.5f).nextMasks(0, 16, 3),
+                    4, -1, 16 * 4);
+        }
+    }
+
+    /** {@code gates} masks each for the inputs ({@code xLength}, or none when -1) and the state, pairwise different. */
+    private static void assertPerGate(Trainer.Masks masks, int gates, int xLength, int hLength) {
+        if (xLength < 0) {
+            assertTrue(masks.x() == null, "no input mask without dropout");
+        } else {
+            assertDistinct(masks.x(), gates, xLength, "input");
+        }
+        assertDistinct(masks.h(), gates, hLength, "state");
+    }
+
+    private static void assertDistinct(float[][] perGate, int gates, int length, String what) {
+        assertEquals(gates, perGate.length, what + " masks");
+        for (int g = 0; g < gates; g++) {
+            assertEquals(length, perGate[g].length, what + " mask " + g);
+            for (int o = 0; o < g; o++) {
+                assertTrue(!java.util.Arrays.equals(perGate[g], perGate[o]), what + " masks " + o + " and " + g + " equal");
+            }
         }
     }
 
