@@ -38,7 +38,7 @@ public final class Trainer {
     private final Loss loss;
     private float l2;
     private int truncate;
-    private final float[] dropout;          // per layer: input dropout rate of LSTM layers (training only)
+    private final float[] dropout;          // per layer: input dropout rate of recurrent layers (training only)
     private final float[] recurrentDropout; // per layer: recurrent dropout rate
     private java.util.Random dropoutRandom = new java.util.Random(0);
 
@@ -128,8 +128,8 @@ public final class Trainer {
     }
 
     /**
-     * Dropout on the inputs and on the recurrent state of LSTM layer {@code layer} (or of both
-     * directions of a Bidirectional LSTM), in training only, as Keras 3's {@code dropout} and
+     * Dropout on the inputs and on the recurrent state of LSTM or GRU layer {@code layer} (or of
+     * both directions of a Bidirectional one), in training only, as Keras 3's {@code dropout} and
      * {@code recurrent_dropout}: masks drawn once per sequence and used at every time step, kept
      * values scaled by 1/(1 − rate). With a recurrent rate above 0 each gate block has its own
      * input mask and its own state mask (Keras' implementation 1); with input dropout alone the
@@ -138,10 +138,9 @@ public final class Trainer {
     public Trainer dropout(int layer, float rate, float recurrentRate) {
         java.util.Objects.checkIndex(layer, specs.size());
         LayerSpec spec = specs.get(layer);
-        boolean lstm = spec instanceof LstmSpec || spec instanceof BidirectionalSpec b && b.layer() instanceof LstmSpec;
-        if (!lstm) {
+        if (!(spec instanceof RecurrentSpec || spec instanceof BidirectionalSpec)) {
             throw new IllegalArgumentException("dropout: layer " + layer + " is a " + spec.type()
-                    + "; dropout is supported on LSTM layers (and Bidirectional LSTM)");
+                    + "; dropout and recurrent_dropout are supported on LSTM and GRU layers (and Bidirectional ones)");
         }
         for (float r : new float[] {rate, recurrentRate}) {
             if (!(r >= 0 && r < 1)) {
@@ -430,7 +429,7 @@ public final class Trainer {
     private static RecurrentCache recurrentForward(RecurrentSpec spec, Map<String, float[]> w, String prefix, float[] x,
                                                    int batch, int steps, int inputs, Masks masks) {
         return spec instanceof LstmSpec l ? lstmForward(l, w, prefix, x, batch, steps, inputs, masks)
-                : gruForward((GruSpec) spec, w, prefix, x, batch, steps, inputs);
+                : gruForward((GruSpec) spec, w, prefix, x, batch, steps, inputs, masks);
     }
 
     private static float[] recurrentBackward(RecurrentSpec spec, Map<String, float[]> w, String prefix,
@@ -687,13 +686,24 @@ public final class Trainer {
 
     // ------------------------------------------------------------------ GRU
 
-    /** Per step: z, r, candidate hh, the recurrent projection of the candidate block (reset_after) or r⊙h (reset_before). */
+    /**
+     * Per step: z, r, candidate hh, the recurrent projection of the candidate block (reset_after) or
+     * r⊙h (reset_before, h after its dropout mask). {@code x} is the layer input before dropout;
+     * {@code masks} null without dropout.
+     */
     private record GruCache(int batch, int steps, int inputs, int units, float[] x, float[][] z, float[][] r,
-                            float[][] hh, float[][] aux, float[][] h, float[] output) implements RecurrentCache {
+                            float[][] hh, float[][] aux, float[][] h, float[] output, Masks masks)
+            implements RecurrentCache {
     }
 
+    /**
+     * With dropout, gate block g (z, r, h) projects {@code x⊙mx[g]} and {@code h⊙mh[g]}, as Keras'
+     * GRUCell; the update {@code z·h + (1−z)·hh} uses h itself.
+     */
     private static GruCache gruForward(GruSpec spec, Map<String, float[]> w, String prefix, float[] x, int batch,
-                                       int steps, int inputs) {
+                                       int steps, int inputs, Masks masks) {
+        float[][] mx = masks == null ? null : masks.x();
+        float[][] mh = masks == null ? null : masks.h();
         int hN = spec.units();
         int g3 = 3 * hN;
         float[] k = w.get(prefix + "kernel");
@@ -717,17 +727,23 @@ public final class Trainer {
                 }
                 for (int p = 0; p < inputs; p++) {
                     float xv = x[xo + p];
-                    for (int j = 0; j < g3; j++) {
-                        xz[j] += xv * k[p * g3 + j];
+                    for (int gate = 0; gate < 3; gate++) {
+                        float xm = mx == null ? xv : xv * mx[gate][b * inputs + p];
+                        for (int j = gate * hN; j < (gate + 1) * hN; j++) {
+                            xz[j] += xm * k[p * g3 + j];
+                        }
                     }
                 }
                 float[] hPrev = h[s];
                 // [z | r] always from h; the candidate block from h (reset_after) or r⊙h (reset_before)
-                int cols = after ? g3 : 2 * hN;
+                int blocks = after ? 3 : 2;
                 for (int p = 0; p < hN; p++) {
                     float hv = hPrev[b * hN + p];
-                    for (int j = 0; j < cols; j++) {
-                        hp[j] += hv * u[p * g3 + j];
+                    for (int gate = 0; gate < blocks; gate++) {
+                        float hm = mh == null ? hv : hv * mh[gate][b * hN + p];
+                        for (int j = gate * hN; j < (gate + 1) * hN; j++) {
+                            hp[j] += hm * u[p * g3 + j];
+                        }
                     }
                 }
                 for (int j = 0; j < hN; j++) {
@@ -736,7 +752,8 @@ public final class Trainer {
                 }
                 if (!after) {
                     for (int j = 0; j < hN; j++) {
-                        aux[s][b * hN + j] = r[s][b * hN + j] * hPrev[b * hN + j]; // r⊙h
+                        int bj = b * hN + j;
+                        aux[s][bj] = r[s][bj] * (mh == null ? hPrev[bj] : hPrev[bj] * mh[2][bj]); // r⊙h
                     }
                     for (int p = 0; p < hN; p++) {
                         float rh = aux[s][b * hN + p];
@@ -757,7 +774,7 @@ public final class Trainer {
             }
         }
         float[] out = layerOutput(spec.returnSequences(), h, batch, steps, hN);
-        return new GruCache(batch, steps, inputs, hN, x, z, r, hh, aux, h, out);
+        return new GruCache(batch, steps, inputs, hN, x, z, r, hh, aux, h, out, masks);
     }
 
     private static float[] gruBackward(GruSpec spec, Map<String, float[]> w, String prefix, GruCache c, float[] dOut,
@@ -768,6 +785,8 @@ public final class Trainer {
         int steps = c.steps;
         int inputs = c.inputs;
         boolean after = spec.resetAfter();
+        float[][] mx = c.masks == null ? null : c.masks.x();
+        float[][] mh = c.masks == null ? null : c.masks.h();
         float[] k = w.get(prefix + "kernel");
         float[] u = w.get(prefix + "recurrent_kernel");
         float[] bias = w.get(prefix + "bias");
@@ -821,8 +840,9 @@ public final class Trainer {
                         }
                         int bp = b * hN + p;
                         float rp = c.r[s][bp];
-                        dhPrev[p] += acc * rp;
-                        float drPre = acc * hPrev[bp] * derivative(spec.recurrentActivation(), rp);
+                        float hm = mh == null ? hPrev[bp] : hPrev[bp] * mh[2][bp]; // what r multiplied
+                        dhPrev[p] += mh == null ? acc * rp : acc * rp * mh[2][bp];
+                        float drPre = acc * hm * derivative(spec.recurrentActivation(), rp);
                         dxz[hN + p] = drPre;
                         dhp[hN + p] = drPre;
                     }
@@ -831,19 +851,45 @@ public final class Trainer {
                 for (int p = 0; p < inputs; p++) {
                     float xv = c.x[xo + p];
                     float acc = 0f;
-                    for (int j = 0; j < g3; j++) {
-                        dK[p * g3 + j] += xv * dxz[j];
-                        acc += dxz[j] * k[p * g3 + j];
+                    if (mx == null) {
+                        for (int j = 0; j < g3; j++) {
+                            dK[p * g3 + j] += xv * dxz[j];
+                            acc += dxz[j] * k[p * g3 + j];
+                        }
+                    } else { // gate block g saw x⊙mx[g]
+                        for (int gate = 0; gate < 3; gate++) {
+                            float m = mx[gate][b * inputs + p];
+                            float xm = xv * m;
+                            float accGate = 0f;
+                            for (int j = gate * hN; j < (gate + 1) * hN; j++) {
+                                dK[p * g3 + j] += xm * dxz[j];
+                                accGate += dxz[j] * k[p * g3 + j];
+                            }
+                            acc += accGate * m;
+                        }
                     }
                     dX[xo + p] += acc;
                 }
-                int cols = after ? g3 : 2 * hN; // the columns of U that multiply h itself
+                int blocks = after ? 3 : 2; // the gate blocks of U that multiply h itself
                 for (int p = 0; p < hN; p++) {
                     float hv = hPrev[b * hN + p];
                     float acc = 0f;
-                    for (int j = 0; j < cols; j++) {
-                        dU[p * g3 + j] += hv * dhp[j];
-                        acc += dhp[j] * u[p * g3 + j];
+                    if (mh == null) {
+                        for (int j = 0; j < blocks * hN; j++) {
+                            dU[p * g3 + j] += hv * dhp[j];
+                            acc += dhp[j] * u[p * g3 + j];
+                        }
+                    } else { // gate block g saw h⊙mh[g]
+                        for (int gate = 0; gate < blocks; gate++) {
+                            float m = mh[gate][b * hN + p];
+                            float hm = hv * m;
+                            float accGate = 0f;
+                            for (int j = gate * hN; j < (gate + 1) * hN; j++) {
+                                dU[p * g3 + j] += hm * dhp[j];
+                                accGate += dhp[j] * u[p * g3 + j];
+                            }
+                            acc += accGate * m;
+                        }
                     }
                     dhNext[b * hN + p] = dhPrev[p] + acc;
                 }

@@ -48,6 +48,17 @@ class TrainerTest {
      */
     private static void assertGradientsMatch(Trainer t, Trainer.Gradients g, int stride,
                                              java.util.function.DoubleSupplier loss, String what) {
+        assertGradientsMatch(t, g, stride, 2e-4, 2e-2, loss, what);
+    }
+
+    /**
+     * The same with tolerance {@code atol + rtol·|numeric|}. The central difference itself is good
+     * to about 5e-7 absolute on these small models (measured), so 1e-5 and 1e-3 catch a mask
+     * left out of one gate's backward pass, whose errors are 1e-5 to 1e-4 where the gradients of
+     * the lower layers are only 1e-3.
+     */
+    private static void assertGradientsMatch(Trainer t, Trainer.Gradients g, int stride, double atol, double rtol,
+                                             java.util.function.DoubleSupplier loss, String what) {
         for (int layer = 0; layer < g.perLayer().size(); layer++) {
             for (var e : g.perLayer().get(layer).entrySet()) {
                 float[] w = t.weights(layer, e.getKey());
@@ -59,7 +70,7 @@ class TrainerTest {
                     double down = loss.getAsDouble();
                     w[i] = keep;
                     double numeric = (up - down) / 2e-2;
-                    assertEquals(numeric, e.getValue()[i], 2e-4 + 2e-2 * Math.abs(numeric),
+                    assertEquals(numeric, e.getValue()[i], atol + rtol * Math.abs(numeric),
                             what + ": layer " + layer + " " + e.getKey() + "[" + i + "]");
                 }
             }
@@ -179,13 +190,45 @@ class TrainerTest {
             t.dropoutSeed(7);
             Trainer.Gradients g = t.gradients(x, y);
             assertTrue(Math.abs(g.loss() - plain.evaluate(x, y)) > 1e-6, "training drops");
-            assertGradientsMatch(t, g, 4, () -> {
+            assertGradientsMatch(t, g, 1, 1e-5, 1e-3, () -> {
                 t.dropoutSeed(7);
                 return t.gradients(x, y).loss();
             }, "dropout");
             var bad = assertThrows(IllegalArgumentException.class, () -> t.dropout(3, 0.1f, 0f));
-            assertTrue(bad.getMessage().contains("Dense"), bad.getMessage());
+            assertTrue(bad.getMessage().contains("Dense") && bad.getMessage().contains("LSTM and GRU"), bad.getMessage());
             assertThrows(IllegalArgumentException.class, () -> t.dropout(0, 1f, 0f));
+        }
+    }
+
+    @Test
+    void gruDropoutGradientsMatchFiniteDifferencesUnderTheSameMasks() {
+        // both reset_after forms, alone and inside Bidirectional; per-gate masks where recurrent
+        // dropout is on, one shared input mask in the third layer
+        try (Sequential m = model(14, 3, GruSpec.of(4).returnSequences(true),
+                io.jlstm.layers.BidirectionalSpec.of(GruSpec.of(3).resetAfter(false).returnSequences(true),
+                        io.jlstm.layers.MergeMode.SUM),
+                GruSpec.of(3).resetAfter(false).goBackwards(true), DenseSpec.of(2, DenseActivation.LINEAR))) {
+            Random rnd = new Random(8);
+            Tensor x = random(rnd, 1f, 3, 4, 3);
+            Tensor y = random(rnd, 0.5f, 3, 2);
+            Trainer t = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropout(0, 0.3f, 0.4f).dropout(1, 0.2f, 0.5f)
+                    .dropout(2, 0.4f, 0f);
+            Trainer plain = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false));
+            assertEquals(plain.evaluate(x, y), t.evaluate(x, y), "evaluation never drops");
+            t.dropoutSeed(9);
+            Trainer.Gradients g = t.gradients(x, y);
+            assertTrue(Math.abs(g.loss() - plain.evaluate(x, y)) > 1e-6, "training drops");
+            assertGradientsMatch(t, g, 1, 1e-5, 1e-3, () -> {
+                t.dropoutSeed(9);
+                return t.gradients(x, y).loss();
+            }, "gru dropout");
+            // only the recurrent dropout of one reset_after layer: the state masks alone
+            Trainer rec = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropout(0, 0f, 0.5f).dropoutSeed(10);
+            Trainer.Gradients gr = rec.gradients(x, y);
+            assertGradientsMatch(rec, gr, 1, 1e-5, 1e-3, () -> {
+                rec.dropoutSeed(10);
+                return rec.gradients(x, y).loss();
+            }, "gru recurrent dropout only");
         }
     }
 
@@ -207,6 +250,16 @@ class TrainerTest {
             assertPerGate(t.nextMasks(1, 16, 4), 4, 16 * 4, 16 * 5);
             assertPerGate(new Trainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropout(0, 0f, 0.5f).nextMasks(0, 16, 3),
                     4, -1, 16 * 4);
+        }
+        try (Sequential m = model(13, 3, io.jlstm.layers.BidirectionalSpec.of(GruSpec.of(4).returnSequences(true),
+                io.jlstm.layers.MergeMode.CONCAT), GruSpec.of(5).resetAfter(false))) {
+            Trainer t = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropout(0, 0.3f, 0.2f).dropout(1, 0.5f, 0f);
+            assertPerGate(t.nextMasks(0, 16, 3), 3, 16 * 3, 16 * 4);
+            Trainer.Masks inputOnly = t.nextMasks(1, 16, 8);
+            assertEquals(3, inputOnly.x().length);
+            assertTrue(inputOnly.x()[1] == inputOnly.x()[0] && inputOnly.x()[2] == inputOnly.x()[0],
+                    "GRU dropout alone: one input mask for every gate");
+            assertTrue(inputOnly.h() == null);
         }
     }
 
