@@ -8,6 +8,7 @@ import io.jlstm.layers.GruSpec;
 import io.jlstm.layers.MergeMode;
 import io.jlstm.layers.RecurrentSpec;
 import io.jlstm.layers.DenseSpec;
+import io.jlstm.layers.DropoutSpec;
 import io.jlstm.layers.LayerSpec;
 import io.jlstm.layers.LstmSpec;
 import io.jlstm.simd.Activation;
@@ -20,8 +21,8 @@ import java.util.Objects;
 import java.util.SequencedMap;
 
 /**
- * Backpropagation through time for stacks of LSTM, GRU (both reset_after forms), Bidirectional
- * and Dense layers (every option inference has, go_backwards and softmax included), with a
+ * Backpropagation through time for stacks of LSTM, GRU (both reset_after forms), Bidirectional,
+ * Dense and Dropout layers (every option inference has, go_backwards and softmax included), with a
  * {@link Loss} (Keras' reduction) and one optimizer step per call. This is the reference implementation the training work starts from: exact float32
  * arithmetic on heap arrays, checked against TensorFlow.js on the reference training cases.
  *
@@ -77,6 +78,9 @@ public final class Trainer {
                 }
                 case DenseSpec d -> {
                     // every Dense activation, softmax included, has a backward pass
+                }
+                case DropoutSpec d -> {
+                    // no weights; drops only in training passes
                 }
             }
             SequencedMap<String, float[]> w = new LinkedHashMap<>();
@@ -140,7 +144,8 @@ public final class Trainer {
         LayerSpec spec = specs.get(layer);
         if (!(spec instanceof RecurrentSpec || spec instanceof BidirectionalSpec)) {
             throw new IllegalArgumentException("dropout: layer " + layer + " is a " + spec.type()
-                    + "; dropout and recurrent_dropout are supported on LSTM and GRU layers (and Bidirectional ones)");
+                    + "; dropout and recurrent_dropout are supported on LSTM and GRU layers (and Bidirectional ones)"
+                    + (spec instanceof DropoutSpec ? " (a Dropout layer drops at the rate of its spec)" : ""));
         }
         for (float r : new float[] {rate, recurrentRate}) {
             if (!(r >= 0 && r < 1)) {
@@ -152,7 +157,10 @@ public final class Trainer {
         return this;
     }
 
-    /** Seeds the dropout masks (default 0): the same seed gives the same masks, batch after batch. */
+    /**
+     * Seeds the masks of every dropout, recurrent dropout and Dropout layer (default 0): the same
+     * seed gives the same masks, batch after batch.
+     */
     public Trainer dropoutSeed(long seed) {
         this.dropoutRandom = new java.util.Random(seed);
         return this;
@@ -290,9 +298,24 @@ public final class Trainer {
 
     // ------------------------------------------------------------------ the pass
 
-    private Gradients pass(Tensor x, Tensor y, boolean backward) {
+    /**
+     * What a forward pass leaves: the last layer's output (rows of {@code features} values, [B, T,
+     * F] when {@code sequence}, else [B, F]) and each layer's cache for the backward pass.
+     */
+    private record Forward(float[] output, boolean sequence, int features, int batch, int steps, Object[] caches) {
+    }
+
+    /**
+     * The model's output for {@code x} [batch, time, features] as the trainer computes it: with
+     * {@code training}, every dropout draws its masks (from the dropout seed's stream) as in a
+     * training step; without, nothing drops. Tests look at the masks through it.
+     */
+    float[] output(Tensor x, boolean training) {
+        return forward(x, training).output();
+    }
+
+    private Forward forward(Tensor x, boolean training) {
         Objects.requireNonNull(x, "x");
-        Objects.requireNonNull(y, "y");
         long[] xs = x.shape();
         if (xs.length != 3 || xs[2] != inputFeatures || xs[0] <= 0 || xs[1] <= 0) {
             throw new IllegalArgumentException("x must have shape [batch, time, " + inputFeatures + "] with batch "
@@ -308,15 +331,20 @@ public final class Trainer {
             LayerSpec spec = specs.get(i);
             if (spec instanceof RecurrentSpec r) {
                 RecurrentCache c = recurrentForward(r, weights.get(i), "", cur, batch, steps, features,
-                        masks(i, backward, r.gates(), batch, features, r.units()));
+                        masks(i, training, r.gates(), batch, features, r.units()));
                 caches[i] = c;
                 cur = c.output();
             } else if (spec instanceof BidirectionalSpec b) {
                 BidiCache c = bidiForward(b, weights.get(i), cur, batch, steps, features,
-                        masks(i, backward, b.layer().gates(), batch, features, b.layer().units()),
-                        masks(i, backward, b.layer().gates(), batch, features, b.layer().units()));
+                        masks(i, training, b.layer().gates(), batch, features, b.layer().units()),
+                        masks(i, training, b.layer().gates(), batch, features, b.layer().units()));
                 caches[i] = c;
                 cur = c.output;
+            } else if (spec instanceof DropoutSpec d) {
+                // a new mask per sample, time step and element, as Keras' Dropout without noise_shape
+                float[] m = training ? mask(cur.length, d.rate()) : null;
+                caches[i] = new DropoutCache(m);
+                cur = masked(cur, m);
             } else {
                 DenseSpec d = (DenseSpec) spec;
                 int rows = sequence ? batch * steps : batch;
@@ -327,6 +355,19 @@ public final class Trainer {
             sequence = spec.outputIsSequence(sequence);
             features = spec.outputFeatures(features);
         }
+        return new Forward(cur, sequence, features, batch, steps, caches);
+    }
+
+    private Gradients pass(Tensor x, Tensor y, boolean backward) {
+        Objects.requireNonNull(x, "x");
+        Objects.requireNonNull(y, "y");
+        Forward f = forward(x, backward);
+        float[] cur = f.output();
+        boolean sequence = f.sequence();
+        int features = f.features();
+        int batch = f.batch();
+        int steps = f.steps();
+        Object[] caches = f.caches();
         long[] ys = y.shape();
         int rows = cur.length / features;
         int perRow = loss.targetValuesPerRow(features);
@@ -365,6 +406,8 @@ public final class Trainer {
                 d = recurrentBackward((RecurrentSpec) specs.get(i), weights.get(i), "", c, d, g, truncate);
             } else if (caches[i] instanceof BidiCache c) {
                 d = bidiBackward((BidirectionalSpec) specs.get(i), weights.get(i), c, d, g, truncate);
+            } else if (caches[i] instanceof DropoutCache c) {
+                d = masked(d, c.mask()); // the same mask on the way back
             } else {
                 d = denseBackward((DenseSpec) specs.get(i), weights.get(i), (DenseCache) caches[i], d, g);
             }
@@ -469,7 +512,7 @@ public final class Trainer {
         return out;
     }
 
-    /** {@code h ⊙ mask} per batch row, or {@code h} itself without a mask. */
+    /** {@code h ⊙ mask} element by element (a new array), or {@code h} itself without a mask. */
     private static float[] masked(float[] h, float[] mask) {
         if (mask == null) {
             return h;
@@ -989,6 +1032,12 @@ public final class Trainer {
             dxF[i] += dxB[i];
         }
         return dxF;
+    }
+
+    // ------------------------------------------------------------------ Dropout
+
+    /** The mask a Dropout layer applied in this pass (as its input, flat), or null outside training. */
+    private record DropoutCache(float[] mask) {
     }
 
     // ------------------------------------------------------------------ Dense

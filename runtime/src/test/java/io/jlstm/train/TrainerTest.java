@@ -1,5 +1,6 @@
 package io.jlstm.train;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -9,9 +10,11 @@ import io.jlstm.Tensor;
 import io.jlstm.backend.Backends;
 import io.jlstm.layers.DenseActivation;
 import io.jlstm.layers.DenseSpec;
+import io.jlstm.layers.DropoutSpec;
 import io.jlstm.layers.GruSpec;
 import io.jlstm.layers.LayerSpec;
 import io.jlstm.layers.LstmSpec;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
@@ -280,6 +283,102 @@ class TrainerTest {
             for (int o = 0; o < g; o++) {
                 assertTrue(!java.util.Arrays.equals(perGate[g], perGate[o]), what + " masks " + o + " and " + g + " equal");
             }
+        }
+    }
+
+    @Test
+    void dropoutLayerDropsAboutRateAndScalesTheRest() {
+        float rate = 0.3f;
+        try (Sequential m = model(15, 20, DropoutSpec.of(rate))) {
+            Trainer t = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropoutSeed(5);
+            Random rnd = new Random(16);
+            Tensor x = Tensor.allocate(64, 50, 20);
+            for (long i = 0; i < x.size(); i++) {
+                x.setFlat(i, 0.5f + rnd.nextFloat()); // never 0, so a 0 out is a drop
+            }
+            float[] in = x.toFloatArray();
+            assertArrayEquals(in, t.output(x, false), "no dropout outside training");
+            float[] out = t.output(x, true);
+            float keep = 1f / (1f - rate);
+            int zeros = 0;
+            for (int i = 0; i < in.length; i++) {
+                if (out[i] == 0f) {
+                    zeros++;
+                } else {
+                    assertEquals(in[i] * keep, out[i], "kept value " + i + " scaled by 1/(1 - rate)");
+                }
+            }
+            // 64,000 draws: the standard deviation of the fraction is 0.0018
+            assertEquals(rate, zeros / (double) in.length, 0.01, "fraction dropped");
+            // masks are per element and time step: the zeros at one step of a sample are not the next step's
+            int sameAsNextStep = 0;
+            for (int b = 0; b < 64; b++) {
+                for (int s = 0; s + 1 < 50; s++) {
+                    boolean same = true;
+                    for (int f = 0; f < 20 && same; f++) {
+                        same = (out[(b * 50 + s) * 20 + f] == 0f) == (out[(b * 50 + s + 1) * 20 + f] == 0f);
+                    }
+                    sameAsNextStep += same ? 1 : 0;
+                }
+            }
+            assertTrue(sameAsNextStep < 64 * 49 / 100, sameAsNextStep + " steps repeat the mask of the step before");
+            assertTrue(!Arrays.equals(out, t.output(x, true)), "every pass draws a new mask");
+        }
+    }
+
+    @Test
+    void dropoutLayerGradientsMatchFiniteDifferencesUnderTheSameMasks() {
+        // after an LSTM sequence, after a Dense on the sequence, after a GRU's last output, and first
+        try (Sequential m = model(17, 3, DropoutSpec.of(0.2f), LstmSpec.of(4).returnSequences(true), DropoutSpec.of(0.5f),
+                DenseSpec.of(4, DenseActivation.TANH), DropoutSpec.of(0.3f), GruSpec.of(3), DropoutSpec.of(0.4f),
+                DenseSpec.of(2, DenseActivation.LINEAR))) {
+            Random rnd = new Random(18);
+            Tensor x = random(rnd, 1f, 3, 4, 3);
+            Tensor y = random(rnd, 0.5f, 3, 2);
+            Trainer t = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropoutSeed(19);
+            Trainer.Gradients g = t.gradients(x, y);
+            for (int layer : new int[] {0, 2, 4, 6}) {
+                assertTrue(g.perLayer().get(layer).isEmpty(), "a Dropout layer has no weights");
+            }
+            try (Sequential plain = model(17, 3, LstmSpec.of(4).returnSequences(true), DenseSpec.of(4, DenseActivation.TANH),
+                    GruSpec.of(3), DenseSpec.of(2, DenseActivation.LINEAR))) {
+                float plainLoss = new Trainer(plain, new Optimizer.Sgd(0.1f, 0, false)).evaluate(x, y);
+                assertEquals(plainLoss, t.evaluate(x, y), "evaluation never drops");
+                assertTrue(Math.abs(g.loss() - plainLoss) > 1e-6, "training drops");
+            }
+            assertGradientsMatch(t, g, 1, 1e-5, 1e-3, () -> {
+                t.dropoutSeed(19);
+                return t.gradients(x, y).loss();
+            }, "Dropout layers");
+            var e = assertThrows(IllegalArgumentException.class, () -> t.dropout(0, 0.1f, 0f));
+            assertTrue(e.getMessage().contains("is a Dropout"), e.getMessage());
+        }
+    }
+
+    @Test
+    void theSameDropoutSeedGivesBitIdenticalWeights() {
+        LayerSpec[] layers = {LstmSpec.of(5).returnSequences(true), DropoutSpec.of(0.3f), GruSpec.of(4),
+                DropoutSpec.of(0.5f), DenseSpec.of(1, DenseActivation.LINEAR)};
+        try (Sequential m = model(20, 2, layers)) {
+            Random rnd = new Random(21);
+            Tensor x = random(rnd, 1f, 8, 6, 2);
+            Tensor y = random(rnd, 0.5f, 8, 1);
+            Trainer[] runs = new Trainer[3];
+            for (int r = 0; r < 3; r++) {
+                runs[r] = new Trainer(m, new Optimizer.Adam(0.01f, 0.9f, 0.999f, 1e-7f, Optimizer.AdamForm.KERAS3))
+                        .dropout(0, 0.2f, 0.2f).dropout(2, 0.1f, 0.3f).dropoutSeed(r < 2 ? 22 : 23);
+                for (int step = 0; step < 4; step++) {
+                    runs[r].trainStep(x, y);
+                }
+            }
+            boolean differs = false;
+            for (int layer = 0; layer < layers.length; layer++) {
+                for (String name : runs[0].weightNames(layer)) {
+                    assertArrayEquals(runs[0].weight(layer, name), runs[1].weight(layer, name), "layer " + layer + " " + name);
+                    differs |= !Arrays.equals(runs[0].weight(layer, name), runs[2].weight(layer, name));
+                }
+            }
+            assertTrue(differs, "another seed, other masks, other weights");
         }
     }
 
