@@ -7,7 +7,7 @@ import java.lang.foreign.MemorySegment;
  * A layer bound to its weights (segments in the model's arena, read-only after load). Immutable
  * and thread-safe: every pass brings its own {@link ExecContext}.
  */
-abstract sealed class LayerExec permits RecurrentExec, BidirectionalExec, DenseExec {
+abstract sealed class LayerExec permits RecurrentExec, BidirectionalExec, DenseExec, DropoutExec {
 
     final LayerSpec spec;
     final int inputFeatures;

@@ -4,6 +4,7 @@ import io.jlstm.backend.Backend;
 import io.jlstm.backend.Backends;
 import io.jlstm.layers.BidirectionalSpec;
 import io.jlstm.layers.DenseSpec;
+import io.jlstm.layers.DropoutSpec;
 import io.jlstm.layers.LayerSpec;
 import io.jlstm.layers.RecurrentSpec;
 import io.jlstm.simd.KernelProvider;
@@ -170,6 +171,7 @@ public final class Sequential implements AutoCloseable {
                     recurrent(b.forward(), features, w, "forward_"),
                     recurrent(b.backward(), features, w, "backward_"));
             case DenseSpec d -> new DenseExec(d, features, w.get("kernel"), w.get("bias"));
+            case DropoutSpec d -> new DropoutExec(d, features);
         };
     }
 

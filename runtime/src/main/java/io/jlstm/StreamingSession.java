@@ -80,10 +80,10 @@ public final class StreamingSession implements AutoCloseable {
                     gateBuffers[i] = ctx.scratchFloats((long) batch * r.width);
                     states[i] = new RecurrentExec.StepState(r, batch, ctx::scratchFloats);
                     last = states[i].h;
-                } else {
+                } else if (layers[i] instanceof DenseExec) {
                     denseOut[i] = ctx.scratchFloats((long) batch * layers[i].outputFeatures);
                     last = denseOut[i];
-                }
+                } // Dropout is the identity at inference: the next layer reads what this one was given
             }
             this.output = last;
             this.inputView = Tensor.wrap(input, batch, inFeatures);
@@ -161,8 +161,8 @@ public final class StreamingSession implements AutoCloseable {
                 r.projectInputs(ctx.backend(), current, 0, batch, xp);
                 r.step(ctx.backend(), ctx.kernels(), xp, 0, r.width, batch, states[i], false);
                 current = states[i].h;
-            } else {
-                ((DenseExec) layer).apply(ctx, current, batch, denseOut[i]);
+            } else if (layer instanceof DenseExec d) {
+                d.apply(ctx, current, batch, denseOut[i]);
                 current = denseOut[i];
             }
         }

@@ -34,7 +34,7 @@ import picocli.CommandLine.Spec;
                         + "{\"type\": \"Dense\", \"units\": 1}], \"loss\": \"mse\", "
                         + "\"optimizer\": {\"name\": \"rmsprop\", \"learning_rate\": 0.001}, \"metrics\": [\"mae\"], "
                         + "\"epochs\": 10, \"batch_size\": 32, \"validation_split\": 0.1, \"seed\": 42}",
-                "layers (Keras layer configs: LSTM, GRU, Bidirectional, Dense), loss and optimizer are required. "
+                "layers (Keras layer configs: LSTM, GRU, Bidirectional, Dense, Dropout), loss and optimizer are required. "
                         + "Optimizers: sgd (momentum, nesterov), rmsprop (rho, momentum, centered, epsilon), "
                         + "adam (beta_1, beta_2, epsilon, amsgrad, formula keras3|tfjs), adamw (the same and "
                         + "weight_decay); all take learning_rate, clipvalue, clipnorm, global_clipnorm. "
@@ -211,6 +211,7 @@ final class TrainCommand implements Callable<Integer> {
             case io.jlstm.layers.LstmSpec r -> recurrent(r);
             case io.jlstm.layers.GruSpec r -> recurrent(r);
             case io.jlstm.layers.DenseSpec d -> "Dense(" + d.units() + ")";
+            case io.jlstm.layers.DropoutSpec d -> "Dropout(" + d.rate() + ")";
         };
     }
 }

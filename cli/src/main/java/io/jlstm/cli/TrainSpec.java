@@ -242,12 +242,13 @@ record TrainSpec(Integer inputFeatures, List<LayerSpec> layers, Loss loss, Strin
     }
 
     /**
-     * {dropout, recurrent_dropout} of a layer: taken from an LSTM (or the LSTM inside a
+     * {dropout, recurrent_dropout} of a layer: taken from an LSTM or GRU (or the one inside a
      * Bidirectional); any other layer must leave them at 0.
      */
     private static float[] dropoutRates(JsonNode l, String defaultName) {
         JsonNode cell = l.has("layer") && l.get("layer").isObject() ? l.get("layer") : l;
-        boolean lstm = cell.path("type").asText().equals("LSTM");
+        String type = cell.path("type").asText();
+        boolean recurrent = type.equals("LSTM") || type.equals("GRU");
         float[] rates = new float[2];
         List<String> keys = List.of("dropout", "recurrent_dropout");
         for (int i = 0; i < 2; i++) {
@@ -260,9 +261,9 @@ record TrainSpec(Integer inputFeatures, List<LayerSpec> layers, Loss loss, Strin
                     throw new IllegalArgumentException("layer '" + defaultName + "': " + keys.get(i)
                             + " must be a number in [0, 1), got " + v);
                 }
-                if (!lstm) {
+                if (!recurrent) {
                     throw new IllegalArgumentException("layer '" + defaultName + "': " + keys.get(i)
-                            + " is supported in training on LSTM layers only");
+                            + " is supported in training on LSTM and GRU layers only");
                 }
                 rates[i] = (float) v.asDouble();
             }

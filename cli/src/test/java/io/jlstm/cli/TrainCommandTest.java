@@ -10,12 +10,14 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.jlstm.Sequential;
 import io.jlstm.Tensor;
 import io.jlstm.io.Npy;
+import io.jlstm.layers.DropoutSpec;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -101,6 +103,78 @@ class TrainCommandTest {
         }
     }
 
+    /** GRU dropout keys reach the trainer: the training loss changes, and the same seed repeats it exactly. */
+    @Test
+    void gruDropoutFromTheSpecIsUsed() throws IOException {
+        String layers = "[{\"type\": \"Bidirectional\", \"merge_mode\": \"sum\", \"layer\": {\"type\": \"GRU\", "
+                + "\"units\": 4, \"return_sequences\": true, \"reset_after\": false%s}}, "
+                + "{\"type\": \"GRU\", \"units\": 4%s}, {\"type\": \"Dense\", \"units\": 1}]";
+        String drop = ", \"dropout\": 0.2, \"recurrent_dropout\": 0.3";
+        JsonNode plain = history(layers.formatted("", ""), "plain");
+        JsonNode dropped = history(layers.formatted(drop, drop), "dropped");
+        JsonNode again = history(layers.formatted(drop, drop), "again");
+        assertEquals(dropped, again, "same seed, same masks, same history");
+        assertTrue(plain.get("loss").get(0).asDouble() != dropped.get("loss").get(0).asDouble(),
+                "dropout changed nothing: " + plain + " vs " + dropped);
+    }
+
+    @Test
+    void dropoutLayerSpecTrainsAndIsSavedWithTheModel() throws IOException {
+        String layers = "[{\"type\": \"LSTM\", \"units\": 6, \"return_sequences\": true}, %s"
+                + "{\"type\": \"GRU\", \"units\": 4}, {\"type\": \"Dropout\", \"rate\": %s}, "
+                + "{\"type\": \"Dense\", \"units\": 1}]";
+        JsonNode without = history(layers.formatted("", "0.0").replace("{\"type\": \"Dropout\", \"rate\": 0.0}, ", ""),
+                "without");
+        JsonNode zero = history(layers.formatted("{\"type\": \"Dropout\", \"rate\": 0.0}, ", "0.0"), "zero");
+        JsonNode dropped = history(layers.formatted("{\"type\": \"Dropout\", \"rate\": 0.2}, ", "0.5"), "dropped");
+        assertEquals(without, zero, "rate 0 drops nothing and draws nothing");
+        assertTrue(without.get("loss").get(0).asDouble() != dropped.get("loss").get(0).asDouble(),
+                "Dropout changed nothing: " + without + " vs " + dropped);
+
+        try (Sequential m = Sequential.load(tmp.resolve("dropped.safetensors"))) {
+            assertEquals(List.of("LSTM", "Dropout", "GRU", "Dropout", "Dense"), m.layers().stream()
+                    .map(l -> l.type()).toList());
+            assertEquals(new DropoutSpec("dropout", 0.2f), m.layers().get(1));
+            assertEquals(new DropoutSpec("dropout_1", 0.5f), m.layers().get(3));
+            Tensor in = Tensor.of(new float[2 * T], 2, T, 1);
+            assertArrayEquals(new long[] {2, 1}, m.predict(in).output().shape());
+        }
+        Result inspect = jlstm("inspect", tmp.resolve("dropped.safetensors"));
+        assertEquals(0, inspect.code(), inspect.err());
+        assertTrue(inspect.out().contains("Dropout") && inspect.out().contains("rate=0.5"), inspect.out());
+    }
+
+    @Test
+    void badDropoutLayersAreUserErrors() throws IOException {
+        Path bad = tmp.resolve("bad.json");
+        Path model = tmp.resolve("m.safetensors");
+        Files.writeString(bad, "{\"layers\": [{\"type\": \"LSTM\", \"units\": 4}, {\"type\": \"Dropout\", \"rate\": 1}], "
+                + "\"loss\": \"mse\", \"optimizer\": \"sgd\"}");
+        assertUserError(jlstm("train", "--spec", bad, "--x", x, "--y", y, "--out", model),
+                "Dropout layer 'dropout': 'rate' must be a number in [0, 1), got 1");
+        Files.writeString(bad, "{\"layers\": [{\"type\": \"LSTM\", \"units\": 4}, {\"type\": \"Dropout\", \"rate\": 0.2, "
+                + "\"noise_shape\": [null, 1]}], \"loss\": \"mse\", \"optimizer\": \"sgd\"}");
+        assertUserError(jlstm("train", "--spec", bad, "--x", x, "--y", y, "--out", model), "noise_shape [null,1] is not supported");
+        Files.writeString(bad, "{\"layers\": [{\"type\": \"LSTM\", \"units\": 4}, {\"type\": \"Dropout\"}], "
+                + "\"loss\": \"mse\", \"optimizer\": \"sgd\"}");
+        assertUserError(jlstm("train", "--spec", bad, "--x", x, "--y", y, "--out", model), "'rate' must be a number");
+        assertFalse(Files.exists(model));
+    }
+
+    /** Trains {@code layers} for 2 epochs with seed 3 and returns the history. */
+    private JsonNode history(String layers, String name) throws IOException {
+        Path p = tmp.resolve(name + ".json");
+        Files.writeString(p, """
+                {"input_features": 1, "layers": %s, "loss": "mse", "optimizer": "adam",
+                 "epochs": 2, "batch_size": 16, "seed": 3}
+                """.formatted(layers));
+        Path h = tmp.resolve(name + ".history.json");
+        Result r = jlstm("train", "--spec", p, "--x", x, "--y", y, "--out", tmp.resolve(name + ".safetensors"),
+                "--history", h);
+        assertEquals(0, r.code(), r.err() + r.out());
+        return new ObjectMapper().readTree(h.toFile()).get("history");
+    }
+
     @Test
     void unknownOptimizerIsAUserError() throws IOException {
         Result r = jlstm("train", "--spec", spec("\"adagrad\""), "--x", x, "--y", y,
@@ -132,9 +206,9 @@ class TrainCommandTest {
         assertUserError(jlstm("train", "--spec", bad, "--x", x, "--y", y, "--out", model), "no \"loss\"");
         Files.writeString(bad, "{\"loss\": \"mse\", \"optimizer\": \"sgd\"}");
         assertUserError(jlstm("train", "--spec", bad, "--x", x, "--y", y, "--out", model), "no \"layers\"");
-        Files.writeString(bad, "{\"layers\": [{\"type\": \"GRU\", \"units\": 4, \"dropout\": 0.1}], "
-                + "\"loss\": \"mse\", \"optimizer\": \"sgd\"}");
-        assertUserError(jlstm("train", "--spec", bad, "--x", x, "--y", y, "--out", model), "LSTM layers only");
+        Files.writeString(bad, "{\"layers\": [{\"type\": \"GRU\", \"units\": 4}, {\"type\": \"Dense\", \"units\": 1, "
+                + "\"dropout\": 0.1}], \"loss\": \"mse\", \"optimizer\": \"sgd\"}");
+        assertUserError(jlstm("train", "--spec", bad, "--x", x, "--y", y, "--out", model), "LSTM and GRU layers only");
         Files.writeString(bad, "{\"layers\": [{\"type\": \"LSTM\", \"units\": 4, \"dropout\": 1.5}], "
                 + "\"loss\": \"mse\", \"optimizer\": \"sgd\"}");
         assertUserError(jlstm("train", "--spec", bad, "--x", x, "--y", y, "--out", model), "[0, 1)");

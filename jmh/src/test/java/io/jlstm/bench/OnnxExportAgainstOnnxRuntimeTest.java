@@ -17,6 +17,7 @@ import io.jlstm.cases.ReferenceCase;
 import io.jlstm.layers.BidirectionalSpec;
 import io.jlstm.layers.DenseActivation;
 import io.jlstm.layers.DenseSpec;
+import io.jlstm.layers.DropoutSpec;
 import io.jlstm.layers.GruSpec;
 import io.jlstm.layers.LayerSpec;
 import io.jlstm.layers.LstmSpec;
@@ -42,7 +43,8 @@ import org.junit.jupiter.api.io.TempDir;
  * Runs exported models in ONNX Runtime and compares with jlstm's own {@code predict} on the same
  * input: every forward reference case, random models for what the cases leave out (GRU inside
  * Bidirectional, ave/mul merges, hard_sigmoid and linear activations, go_backwards inside
- * Bidirectional, Dense activations on sequences), and the benchmark workloads W2 and W2x2.
+ * Bidirectional, Dense activations on sequences, Dropout layers), and the benchmark workloads W2
+ * and W2x2.
  */
 class OnnxExportAgainstOnnxRuntimeTest {
     /** max |ORT − jlstm| allowed: the oracle's atol; both are float32 implementations of one formula. */
@@ -136,6 +138,11 @@ class OnnxExportAgainstOnnxRuntimeTest {
             new DenseSpec("dense_in", 8, DenseActivation.RELU, false), lstm.goBackwards(true), DenseSpec.of(3, DenseActivation.HARD_SIGMOID)});
         models.put("stack gru -> bidi lstm -> lstm -> dense", new LayerSpec[] {
             gru.returnSequences(true), BidirectionalSpec.of(lstm.returnSequences(true), MergeMode.MUL), lstm, DenseSpec.of(2, DenseActivation.SOFTMAX)});
+        models.put("dropout -> gru seq -> dropout -> dense tanh -> dropout (identities)", new LayerSpec[] {
+            DropoutSpec.of(0.3f), gru.returnSequences(true), DropoutSpec.of(0.5f), DenseSpec.of(4, DenseActivation.TANH),
+            DropoutSpec.of(0.2f)});
+        models.put("bidi lstm concat last -> dropout -> dense", new LayerSpec[] {
+            BidirectionalSpec.of(lstm, MergeMode.CONCAT), DropoutSpec.of(0.4f), DenseSpec.of(2, DenseActivation.LINEAR)});
         List<DynamicTest> tests = new ArrayList<>();
         long seed = 1;
         for (var e : models.entrySet()) {

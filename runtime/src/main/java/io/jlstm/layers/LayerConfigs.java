@@ -12,7 +12,8 @@ import java.util.Set;
 /**
  * Layer configurations as JSON objects with Keras argument names, flat, the type included:
  * {@code {"type":"LSTM","units":16,"activation":"tanh","recurrent_activation":"sigmoid",...}};
- * Bidirectional nests its layer: {@code {"type":"Bidirectional","merge_mode":"concat","layer":{...}}}.
+ * Bidirectional nests its layer: {@code {"type":"Bidirectional","merge_mode":"concat","layer":{...}}};
+ * Dropout is {@code {"type":"Dropout","rate":0.2}}.
  * This is the form of jlstm model files and of the reference cases.
  *
  * <p>Parsing is strict: a missing required key, a value of the wrong type or a key that would change
@@ -52,6 +53,7 @@ public final class LayerConfigs {
                 o.put("activation", d.activation().kerasName());
                 o.put("use_bias", d.useBias());
             }
+            case DropoutSpec d -> o.put("rate", d.rate());
         }
         return o;
     }
@@ -124,8 +126,21 @@ public final class LayerConfigs {
                 }
                 yield new DenseSpec(name, intValue(o, "units", where), da, bool(o, "use_bias", true, where));
             }
+            case "Dropout" -> {
+                check(o, where, Set.of("type", "name", "rate", "noise_shape"));
+                JsonNode ns = o.get("noise_shape");
+                if (ns != null && !ns.isNull()) {
+                    throw new IllegalArgumentException(where + ": noise_shape " + ns + " is not supported (every "
+                            + "element is dropped independently, as with noise_shape null); remove it or set it to null");
+                }
+                JsonNode rate = o.get("rate");
+                if (rate == null || !rate.isNumber() || !(rate.asDouble() >= 0 && rate.asDouble() < 1)) {
+                    throw new IllegalArgumentException(where + ": 'rate' must be a number in [0, 1), got " + rate);
+                }
+                yield new DropoutSpec(name, rate.floatValue());
+            }
             default -> throw new IllegalArgumentException("layer '" + name + "': unknown layer type '" + type
-                    + "' (supported: LSTM, GRU, Bidirectional, Dense)");
+                    + "' (supported: LSTM, GRU, Bidirectional, Dense, Dropout)");
         };
     }
 

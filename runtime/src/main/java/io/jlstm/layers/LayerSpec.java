@@ -7,9 +7,9 @@ import java.util.SequencedMap;
  * {@link #weightShapes(int)} says which weight tensors the layer needs for a given input width,
  * in Keras' {@code get_weights()} order.
  */
-public sealed interface LayerSpec permits LstmSpec, GruSpec, BidirectionalSpec, DenseSpec {
+public sealed interface LayerSpec permits LstmSpec, GruSpec, BidirectionalSpec, DenseSpec, DropoutSpec {
 
-    /** Keras class name: {@code LSTM}, {@code GRU}, {@code Bidirectional}, {@code Dense}. */
+    /** Keras class name: {@code LSTM}, {@code GRU}, {@code Bidirectional}, {@code Dense}, {@code Dropout}. */
     String type();
 
     /** The layer's name, used in error messages (Keras style, e.g. {@code lstm_1}). */

@@ -6,6 +6,7 @@ import io.jlstm.Tensor;
 import io.jlstm.layers.BidirectionalSpec;
 import io.jlstm.layers.DenseActivation;
 import io.jlstm.layers.DenseSpec;
+import io.jlstm.layers.DropoutSpec;
 import io.jlstm.layers.GruSpec;
 import io.jlstm.layers.LayerSpec;
 import io.jlstm.layers.LstmSpec;
@@ -51,6 +52,8 @@ import java.util.SequencedMap;
  *       take them, in function order, which is how ONNX Runtime reads them.
  *   <li>Dense is {@code MatMul} [+ {@code Add}] [+ activation; softmax over the last axis], on
  *       rank 2 or 3.
+ *   <li>Dropout is {@code Identity}: the graph is for inference, where Keras' Dropout passes its
+ *       input through.
  * </ul>
  * Initial states are left out (ONNX then starts from zeros, as Keras does).
  *
@@ -93,6 +96,7 @@ public final class OnnxExport {
                 case BidirectionalSpec s -> recurrent(g, prefix, value, out, s.layer(), in,
                         List.of(prefixed(w, "forward_"), prefixed(w, "backward_")), s.mergeMode());
                 case DenseSpec s -> dense(g, prefix, value, out, s, in, w);
+                case DropoutSpec s -> g.node("Identity", out, value);
             }
             sequence = spec.outputIsSequence(sequence);
             value = out;

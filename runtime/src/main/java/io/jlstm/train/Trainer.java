@@ -8,6 +8,7 @@ import io.jlstm.layers.GruSpec;
 import io.jlstm.layers.MergeMode;
 import io.jlstm.layers.RecurrentSpec;
 import io.jlstm.layers.DenseSpec;
+import io.jlstm.layers.DropoutSpec;
 import io.jlstm.layers.LayerSpec;
 import io.jlstm.layers.LstmSpec;
 import io.jlstm.simd.Activation;
@@ -20,8 +21,8 @@ import java.util.Objects;
 import java.util.SequencedMap;
 
 /**
- * Backpropagation through time for stacks of LSTM, GRU (both reset_after forms), Bidirectional
- * and Dense layers (every option inference has, go_backwards and softmax included), with a
+ * Backpropagation through time for stacks of LSTM, GRU (both reset_after forms), Bidirectional,
+ * Dense and Dropout layers (every option inference has, go_backwards and softmax included), with a
  * {@link Loss} (Keras' reduction) and one optimizer step per call. This is the reference implementation the training work starts from: exact float32
  * arithmetic on heap arrays, checked against TensorFlow.js on the reference training cases.
  *
@@ -38,7 +39,7 @@ public final class Trainer {
     private final Loss loss;
     private float l2;
     private int truncate;
-    private final float[] dropout;          // per layer: input dropout rate of LSTM layers (training only)
+    private final float[] dropout;          // per layer: input dropout rate of recurrent layers (training only)
     private final float[] recurrentDropout; // per layer: recurrent dropout rate
     private java.util.Random dropoutRandom = new java.util.Random(0);
 
@@ -77,6 +78,9 @@ public final class Trainer {
                 }
                 case DenseSpec d -> {
                     // every Dense activation, softmax included, has a backward pass
+                }
+                case DropoutSpec d -> {
+                    // no weights; drops only in training passes
                 }
             }
             SequencedMap<String, float[]> w = new LinkedHashMap<>();
@@ -128,18 +132,20 @@ public final class Trainer {
     }
 
     /**
-     * Dropout on the inputs and on the recurrent state of LSTM layer {@code layer} (or of both
-     * directions of a Bidirectional LSTM), in training only, as Keras' {@code dropout} and
-     * {@code recurrent_dropout}: one mask per sequence, the same for every time step and gate,
-     * kept values scaled by 1/(1 − rate). {@link #evaluate} and inference never drop.
+     * Dropout on the inputs and on the recurrent state of LSTM or GRU layer {@code layer} (or of
+     * both directions of a Bidirectional one), in training only, as Keras 3's {@code dropout} and
+     * {@code recurrent_dropout}: masks drawn once per sequence and used at every time step, kept
+     * values scaled by 1/(1 − rate). With a recurrent rate above 0 each gate block has its own
+     * input mask and its own state mask (Keras' implementation 1); with input dropout alone the
+     * gates share one input mask. {@link #evaluate} and inference never drop.
      */
     public Trainer dropout(int layer, float rate, float recurrentRate) {
         java.util.Objects.checkIndex(layer, specs.size());
         LayerSpec spec = specs.get(layer);
-        boolean lstm = spec instanceof LstmSpec || spec instanceof BidirectionalSpec b && b.layer() instanceof LstmSpec;
-        if (!lstm) {
+        if (!(spec instanceof RecurrentSpec || spec instanceof BidirectionalSpec)) {
             throw new IllegalArgumentException("dropout: layer " + layer + " is a " + spec.type()
-                    + "; dropout is supported on LSTM layers (and Bidirectional LSTM)");
+                    + "; dropout and recurrent_dropout are supported on LSTM and GRU layers (and Bidirectional ones)"
+                    + (spec instanceof DropoutSpec ? " (a Dropout layer drops at the rate of its spec)" : ""));
         }
         for (float r : new float[] {rate, recurrentRate}) {
             if (!(r >= 0 && r < 1)) {
@@ -151,7 +157,10 @@ public final class Trainer {
         return this;
     }
 
-    /** Seeds the dropout masks (default 0): the same seed gives the same masks, batch after batch. */
+    /**
+     * Seeds the masks of every dropout, recurrent dropout and Dropout layer (default 0): the same
+     * seed gives the same masks, batch after batch.
+     */
     public Trainer dropoutSeed(long seed) {
         this.dropoutRandom = new java.util.Random(seed);
         return this;
@@ -170,15 +179,47 @@ public final class Trainer {
         return m;
     }
 
-    /** Per-sequence masks of one LSTM direction: inputs [B, I] and state [B, H]; null arrays when off. */
-    private record Masks(float[] x, float[] h) {
+    /**
+     * Per-sequence masks of one recurrent direction, one per gate block: {@code x[g]} [B, I] for the
+     * inputs gate block g's kernel sees, {@code h[g]} [B, H] for the state its recurrent kernel sees.
+     * Either is null when that dropout is off. Input masks of different gates may be one array.
+     */
+    record Masks(float[][] x, float[][] h) {
     }
 
-    private Masks masks(int layer, boolean training, int batch, int inputs, int units) {
+    /**
+     * The masks of recurrent layer {@code layer} for one pass, as Keras 3 draws them: with
+     * recurrent_dropout the cell runs its implementation 1, which has a mask per gate for the
+     * inputs and a mask per gate for the state; input dropout alone (implementation 2) has one
+     * input mask that every gate shares. Null when not training or both rates are 0.
+     */
+    private Masks masks(int layer, boolean training, int gates, int batch, int inputs, int units) {
         if (!training || (dropout[layer] == 0f && recurrentDropout[layer] == 0f)) {
             return null;
         }
-        return new Masks(mask(batch * inputs, dropout[layer]), mask(batch * units, recurrentDropout[layer]));
+        boolean perGate = recurrentDropout[layer] > 0f;
+        float[][] x = null;
+        if (dropout[layer] > 0f) {
+            x = new float[gates][];
+            for (int g = 0; g < gates; g++) {
+                x[g] = perGate || g == 0 ? mask(batch * inputs, dropout[layer]) : x[0];
+            }
+        }
+        float[][] h = null;
+        if (perGate) {
+            h = new float[gates][];
+            for (int g = 0; g < gates; g++) {
+                h[g] = mask(batch * units, recurrentDropout[layer]);
+            }
+        }
+        return new Masks(x, h);
+    }
+
+    /** The masks the next training pass draws for recurrent layer {@code layer} (tests look at their form). */
+    Masks nextMasks(int layer, int batch, int inputs) {
+        LayerSpec spec = specs.get(layer);
+        RecurrentSpec r = spec instanceof BidirectionalSpec b ? b.layer() : (RecurrentSpec) spec;
+        return masks(layer, true, r.gates(), batch, inputs, r.units());
     }
 
     /** Number of layers. */
@@ -257,9 +298,24 @@ public final class Trainer {
 
     // ------------------------------------------------------------------ the pass
 
-    private Gradients pass(Tensor x, Tensor y, boolean backward) {
+    /**
+     * What a forward pass leaves: the last layer's output (rows of {@code features} values, [B, T,
+     * F] when {@code sequence}, else [B, F]) and each layer's cache for the backward pass.
+     */
+    private record Forward(float[] output, boolean sequence, int features, int batch, int steps, Object[] caches) {
+    }
+
+    /**
+     * The model's output for {@code x} [batch, time, features] as the trainer computes it: with
+     * {@code training}, every dropout draws its masks (from the dropout seed's stream) as in a
+     * training step; without, nothing drops. Tests look at the masks through it.
+     */
+    float[] output(Tensor x, boolean training) {
+        return forward(x, training).output();
+    }
+
+    private Forward forward(Tensor x, boolean training) {
         Objects.requireNonNull(x, "x");
-        Objects.requireNonNull(y, "y");
         long[] xs = x.shape();
         if (xs.length != 3 || xs[2] != inputFeatures || xs[0] <= 0 || xs[1] <= 0) {
             throw new IllegalArgumentException("x must have shape [batch, time, " + inputFeatures + "] with batch "
@@ -275,15 +331,20 @@ public final class Trainer {
             LayerSpec spec = specs.get(i);
             if (spec instanceof RecurrentSpec r) {
                 RecurrentCache c = recurrentForward(r, weights.get(i), "", cur, batch, steps, features,
-                        masks(i, backward, batch, features, r.units()));
+                        masks(i, training, r.gates(), batch, features, r.units()));
                 caches[i] = c;
                 cur = c.output();
             } else if (spec instanceof BidirectionalSpec b) {
                 BidiCache c = bidiForward(b, weights.get(i), cur, batch, steps, features,
-                        masks(i, backward, batch, features, b.layer().units()),
-                        masks(i, backward, batch, features, b.layer().units()));
+                        masks(i, training, b.layer().gates(), batch, features, b.layer().units()),
+                        masks(i, training, b.layer().gates(), batch, features, b.layer().units()));
                 caches[i] = c;
                 cur = c.output;
+            } else if (spec instanceof DropoutSpec d) {
+                // a new mask per sample, time step and element, as Keras' Dropout without noise_shape
+                float[] m = training ? mask(cur.length, d.rate()) : null;
+                caches[i] = new DropoutCache(m);
+                cur = masked(cur, m);
             } else {
                 DenseSpec d = (DenseSpec) spec;
                 int rows = sequence ? batch * steps : batch;
@@ -294,6 +355,19 @@ public final class Trainer {
             sequence = spec.outputIsSequence(sequence);
             features = spec.outputFeatures(features);
         }
+        return new Forward(cur, sequence, features, batch, steps, caches);
+    }
+
+    private Gradients pass(Tensor x, Tensor y, boolean backward) {
+        Objects.requireNonNull(x, "x");
+        Objects.requireNonNull(y, "y");
+        Forward f = forward(x, backward);
+        float[] cur = f.output();
+        boolean sequence = f.sequence();
+        int features = f.features();
+        int batch = f.batch();
+        int steps = f.steps();
+        Object[] caches = f.caches();
         long[] ys = y.shape();
         int rows = cur.length / features;
         int perRow = loss.targetValuesPerRow(features);
@@ -332,6 +406,8 @@ public final class Trainer {
                 d = recurrentBackward((RecurrentSpec) specs.get(i), weights.get(i), "", c, d, g, truncate);
             } else if (caches[i] instanceof BidiCache c) {
                 d = bidiBackward((BidirectionalSpec) specs.get(i), weights.get(i), c, d, g, truncate);
+            } else if (caches[i] instanceof DropoutCache c) {
+                d = masked(d, c.mask()); // the same mask on the way back
             } else {
                 d = denseBackward((DenseSpec) specs.get(i), weights.get(i), (DenseCache) caches[i], d, g);
             }
@@ -396,7 +472,7 @@ public final class Trainer {
     private static RecurrentCache recurrentForward(RecurrentSpec spec, Map<String, float[]> w, String prefix, float[] x,
                                                    int batch, int steps, int inputs, Masks masks) {
         return spec instanceof LstmSpec l ? lstmForward(l, w, prefix, x, batch, steps, inputs, masks)
-                : gruForward((GruSpec) spec, w, prefix, x, batch, steps, inputs);
+                : gruForward((GruSpec) spec, w, prefix, x, batch, steps, inputs, masks);
     }
 
     private static float[] recurrentBackward(RecurrentSpec spec, Map<String, float[]> w, String prefix,
@@ -411,8 +487,11 @@ public final class Trainer {
         return truncate > 0 && s < steps - 1 && (s + 1) % truncate == 0;
     }
 
-    /** {@code x} is the layer input after input dropout; {@code masks} null without dropout. */
-    private record LstmCache(int batch, int steps, int inputs, int units, float[] x, float[][] gates, float[][] c,
+    /**
+     * {@code xs[g]}: the layer input [B, T, I] that gate block g's kernel sees (after its input
+     * dropout mask; one array for every gate when they share it); {@code masks} null without dropout.
+     */
+    private record LstmCache(int batch, int steps, int inputs, int units, float[][] xs, float[][] gates, float[][] c,
                              float[][] h, float[][] actC, float[] output, Masks masks) implements RecurrentCache {
     }
 
@@ -433,7 +512,7 @@ public final class Trainer {
         return out;
     }
 
-    /** {@code h ⊙ mask} per batch row, or {@code h} itself without a mask. */
+    /** {@code h ⊙ mask} element by element (a new array), or {@code h} itself without a mask. */
     private static float[] masked(float[] h, float[] mask) {
         if (mask == null) {
             return h;
@@ -445,22 +524,48 @@ public final class Trainer {
         return m;
     }
 
-    private static LstmCache lstmForward(LstmSpec spec, Map<String, float[]> w, String prefix, float[] x, int batch,
-                                         int steps, int inputs, Masks masks) {
-        float[] mx = masks == null ? null : masks.x();
-        float[] mh = masks == null ? null : masks.h();
-        if (mx != null) { // the same input mask at every time step
-            float[] xm = new float[x.length];
-            for (int b = 0; b < batch; b++) {
-                for (int t = 0; t < steps; t++) {
-                    int o = (b * steps + t) * inputs;
-                    for (int p = 0; p < inputs; p++) {
-                        xm[o + p] = x[o + p] * mx[b * inputs + p];
+    /**
+     * Per gate, the input [B, T, I] its kernel block sees: {@code x} times that gate's mask, the
+     * same mask at every time step. Gates that share a mask share the array; without masks every
+     * entry is {@code x}.
+     */
+    private static float[][] gateInputs(float[] x, float[][] mx, int gates, int batch, int steps, int inputs) {
+        float[][] xs = new float[gates][];
+        for (int g = 0; g < gates; g++) {
+            if (mx == null) {
+                xs[g] = x;
+            } else if (g > 0 && mx[g] == mx[g - 1]) {
+                xs[g] = xs[g - 1];
+            } else {
+                float[] xm = new float[x.length];
+                for (int b = 0; b < batch; b++) {
+                    for (int t = 0; t < steps; t++) {
+                        int o = (b * steps + t) * inputs;
+                        for (int p = 0; p < inputs; p++) {
+                            xm[o + p] = x[o + p] * mx[g][b * inputs + p];
+                        }
                     }
                 }
+                xs[g] = xm;
             }
-            x = xm;
         }
+        return xs;
+    }
+
+    /** Whether every gate sees the same array. */
+    private static boolean shared(float[][] perGate) {
+        for (float[] a : perGate) {
+            if (a != perGate[0]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static LstmCache lstmForward(LstmSpec spec, Map<String, float[]> w, String prefix, float[] x, int batch,
+                                         int steps, int inputs, Masks masks) {
+        float[][] mh = masks == null ? null : masks.h();
+        float[][] xs = gateInputs(x, masks == null ? null : masks.x(), 4, batch, steps, inputs);
         int hN = spec.units();
         int g4 = 4 * hN;
         float[] k = w.get(prefix + "kernel");
@@ -477,15 +582,26 @@ public final class Trainer {
                 System.arraycopy(bias, 0, xp, r * g4, g4);
             }
         }
-        gemm(false, false, batch * steps, g4, inputs, x, 0, inputs, k, 0, g4, bias != null ? 1f : 0f, xp, 0, g4);
+        float beta = bias != null ? 1f : 0f;
+        if (shared(xs)) {
+            gemm(false, false, batch * steps, g4, inputs, xs[0], 0, inputs, k, 0, g4, beta, xp, 0, g4);
+        } else {
+            for (int g = 0; g < 4; g++) {
+                gemm(false, false, batch * steps, hN, inputs, xs[g], 0, inputs, k, g * hN, g4, beta, xp, g * hN, g4);
+            }
+        }
         for (int s = 0; s < steps; s++) {
             int t = spec.goBackwards() ? steps - 1 - s : s;
             float[] z = gates[s]; // pre-activations first, activated in place below
             for (int b = 0; b < batch; b++) {
                 System.arraycopy(xp, (b * steps + t) * g4, z, b * g4, g4);
             }
-            if (s > 0) {
-                gemm(false, false, batch, g4, hN, masked(h[s], mh), 0, hN, u, 0, g4, 1f, z, 0, g4);
+            if (s > 0 && mh == null) {
+                gemm(false, false, batch, g4, hN, h[s], 0, hN, u, 0, g4, 1f, z, 0, g4);
+            } else if (s > 0) {
+                for (int g = 0; g < 4; g++) {
+                    gemm(false, false, batch, hN, hN, masked(h[s], mh[g]), 0, hN, u, g * hN, g4, 1f, z, g * hN, g4);
+                }
             }
             for (int b = 0; b < batch; b++) {
                 int gi = b * g4;
@@ -507,7 +623,7 @@ public final class Trainer {
             }
         }
         float[] out = layerOutput(spec.returnSequences(), h, batch, steps, hN);
-        return new LstmCache(batch, steps, inputs, hN, x, gates, c, h, actC, out, masks);
+        return new LstmCache(batch, steps, inputs, hN, xs, gates, c, h, actC, out, masks);
     }
 
     /** Fills {@code g} with the weight gradients and returns the gradient of the layer input. */
@@ -527,6 +643,8 @@ public final class Trainer {
         float[] dhNext = new float[batch * hN];
         float[] dcNext = new float[batch * hN];
         float[] dz = new float[batch * g4];
+        float[] dxGate = new float[batch * inputs];
+        float[] dhGate = new float[batch * hN];
         for (int s = steps - 1; s >= 0; s--) {
             int t = spec.goBackwards() ? steps - 1 - s : s;
             if (cut(truncate, s, steps)) {
@@ -559,24 +677,45 @@ public final class Trainer {
                     dB[j] += dz[gi + j];
                 }
             }
-            // dK += x_tᵀ·dz, dU += h_{s-1}ᵀ·dz, dx_t = dz·Kᵀ, dh_{s-1} = dz·Uᵀ
-            gemm(true, false, inputs, g4, batch, c.x, (long) t * inputs, steps * inputs, dz, 0, g4, 1f, dK, 0, g4);
-            float[] mx = c.masks == null ? null : c.masks.x();
-            float[] mh = c.masks == null ? null : c.masks.h();
-            gemm(true, false, hN, g4, batch, masked(c.h[s], mh), 0, hN, dz, 0, g4, 1f, dU, 0, g4);
-            gemm(false, true, batch, inputs, g4, dz, 0, g4, k, 0, g4, 0f, dX, (long) t * inputs, steps * inputs);
-            gemm(false, true, batch, hN, g4, dz, 0, g4, u, 0, g4, 0f, dhNext, 0, hN);
-            if (mx != null) {
-                for (int b = 0; b < batch; b++) {
-                    int o = (b * steps + t) * inputs;
-                    for (int p = 0; p < inputs; p++) {
-                        dX[o + p] *= mx[b * inputs + p];
+            // dK += x_tᵀ·dz, dU += h_{s-1}ᵀ·dz, dx_t = dz·Kᵀ, dh_{s-1} = dz·Uᵀ; with dropout each
+            // gate block g sees x_t⊙mx[gate] and h⊙mh[gate], so its products take the mask on the way back
+            float[][] mx = c.masks == null ? null : c.masks.x();
+            float[][] mh = c.masks == null ? null : c.masks.h();
+            if (shared(c.xs)) {
+                gemm(true, false, inputs, g4, batch, c.xs[0], (long) t * inputs, steps * inputs, dz, 0, g4, 1f, dK, 0, g4);
+                gemm(false, true, batch, inputs, g4, dz, 0, g4, k, 0, g4, 0f, dX, (long) t * inputs, steps * inputs);
+                if (mx != null) {
+                    for (int b = 0; b < batch; b++) {
+                        int o = (b * steps + t) * inputs;
+                        for (int p = 0; p < inputs; p++) {
+                            dX[o + p] *= mx[0][b * inputs + p];
+                        }
+                    }
+                }
+            } else {
+                for (int gate = 0; gate < 4; gate++) {
+                    gemm(true, false, inputs, hN, batch, c.xs[gate], (long) t * inputs, steps * inputs, dz, gate * hN, g4, 1f,
+                            dK, gate * hN, g4);
+                    gemm(false, true, batch, inputs, hN, dz, gate * hN, g4, k, gate * hN, g4, 0f, dxGate, 0, inputs);
+                    for (int b = 0; b < batch; b++) {
+                        int o = (b * steps + t) * inputs;
+                        for (int p = 0; p < inputs; p++) {
+                            dX[o + p] += dxGate[b * inputs + p] * mx[gate][b * inputs + p];
+                        }
                     }
                 }
             }
-            if (mh != null) {
-                for (int i = 0; i < dhNext.length; i++) {
-                    dhNext[i] *= mh[i];
+            if (mh == null) {
+                gemm(true, false, hN, g4, batch, c.h[s], 0, hN, dz, 0, g4, 1f, dU, 0, g4);
+                gemm(false, true, batch, hN, g4, dz, 0, g4, u, 0, g4, 0f, dhNext, 0, hN);
+            } else {
+                java.util.Arrays.fill(dhNext, 0f);
+                for (int gate = 0; gate < 4; gate++) {
+                    gemm(true, false, hN, hN, batch, masked(c.h[s], mh[gate]), 0, hN, dz, gate * hN, g4, 1f, dU, gate * hN, g4);
+                    gemm(false, true, batch, hN, hN, dz, gate * hN, g4, u, gate * hN, g4, 0f, dhGate, 0, hN);
+                    for (int i = 0; i < dhNext.length; i++) {
+                        dhNext[i] += dhGate[i] * mh[gate][i];
+                    }
                 }
             }
         }
@@ -590,13 +729,24 @@ public final class Trainer {
 
     // ------------------------------------------------------------------ GRU
 
-    /** Per step: z, r, candidate hh, the recurrent projection of the candidate block (reset_after) or r⊙h (reset_before). */
+    /**
+     * Per step: z, r, candidate hh, the recurrent projection of the candidate block (reset_after) or
+     * r⊙h (reset_before, h after its dropout mask). {@code x} is the layer input before dropout;
+     * {@code masks} null without dropout.
+     */
     private record GruCache(int batch, int steps, int inputs, int units, float[] x, float[][] z, float[][] r,
-                            float[][] hh, float[][] aux, float[][] h, float[] output) implements RecurrentCache {
+                            float[][] hh, float[][] aux, float[][] h, float[] output, Masks masks)
+            implements RecurrentCache {
     }
 
+    /**
+     * With dropout, gate block g (z, r, h) projects {@code x⊙mx[g]} and {@code h⊙mh[g]}, as Keras'
+     * GRUCell; the update {@code z·h + (1−z)·hh} uses h itself.
+     */
     private static GruCache gruForward(GruSpec spec, Map<String, float[]> w, String prefix, float[] x, int batch,
-                                       int steps, int inputs) {
+                                       int steps, int inputs, Masks masks) {
+        float[][] mx = masks == null ? null : masks.x();
+        float[][] mh = masks == null ? null : masks.h();
         int hN = spec.units();
         int g3 = 3 * hN;
         float[] k = w.get(prefix + "kernel");
@@ -620,17 +770,23 @@ public final class Trainer {
                 }
                 for (int p = 0; p < inputs; p++) {
                     float xv = x[xo + p];
-                    for (int j = 0; j < g3; j++) {
-                        xz[j] += xv * k[p * g3 + j];
+                    for (int gate = 0; gate < 3; gate++) {
+                        float xm = mx == null ? xv : xv * mx[gate][b * inputs + p];
+                        for (int j = gate * hN; j < (gate + 1) * hN; j++) {
+                            xz[j] += xm * k[p * g3 + j];
+                        }
                     }
                 }
                 float[] hPrev = h[s];
                 // [z | r] always from h; the candidate block from h (reset_after) or r⊙h (reset_before)
-                int cols = after ? g3 : 2 * hN;
+                int blocks = after ? 3 : 2;
                 for (int p = 0; p < hN; p++) {
                     float hv = hPrev[b * hN + p];
-                    for (int j = 0; j < cols; j++) {
-                        hp[j] += hv * u[p * g3 + j];
+                    for (int gate = 0; gate < blocks; gate++) {
+                        float hm = mh == null ? hv : hv * mh[gate][b * hN + p];
+                        for (int j = gate * hN; j < (gate + 1) * hN; j++) {
+                            hp[j] += hm * u[p * g3 + j];
+                        }
                     }
                 }
                 for (int j = 0; j < hN; j++) {
@@ -639,7 +795,8 @@ public final class Trainer {
                 }
                 if (!after) {
                     for (int j = 0; j < hN; j++) {
-                        aux[s][b * hN + j] = r[s][b * hN + j] * hPrev[b * hN + j]; // r⊙h
+                        int bj = b * hN + j;
+                        aux[s][bj] = r[s][bj] * (mh == null ? hPrev[bj] : hPrev[bj] * mh[2][bj]); // r⊙h
                     }
                     for (int p = 0; p < hN; p++) {
                         float rh = aux[s][b * hN + p];
@@ -660,7 +817,7 @@ public final class Trainer {
             }
         }
         float[] out = layerOutput(spec.returnSequences(), h, batch, steps, hN);
-        return new GruCache(batch, steps, inputs, hN, x, z, r, hh, aux, h, out);
+        return new GruCache(batch, steps, inputs, hN, x, z, r, hh, aux, h, out, masks);
     }
 
     private static float[] gruBackward(GruSpec spec, Map<String, float[]> w, String prefix, GruCache c, float[] dOut,
@@ -671,6 +828,8 @@ public final class Trainer {
         int steps = c.steps;
         int inputs = c.inputs;
         boolean after = spec.resetAfter();
+        float[][] mx = c.masks == null ? null : c.masks.x();
+        float[][] mh = c.masks == null ? null : c.masks.h();
         float[] k = w.get(prefix + "kernel");
         float[] u = w.get(prefix + "recurrent_kernel");
         float[] bias = w.get(prefix + "bias");
@@ -724,8 +883,9 @@ public final class Trainer {
                         }
                         int bp = b * hN + p;
                         float rp = c.r[s][bp];
-                        dhPrev[p] += acc * rp;
-                        float drPre = acc * hPrev[bp] * derivative(spec.recurrentActivation(), rp);
+                        float hm = mh == null ? hPrev[bp] : hPrev[bp] * mh[2][bp]; // what r multiplied
+                        dhPrev[p] += mh == null ? acc * rp : acc * rp * mh[2][bp];
+                        float drPre = acc * hm * derivative(spec.recurrentActivation(), rp);
                         dxz[hN + p] = drPre;
                         dhp[hN + p] = drPre;
                     }
@@ -734,19 +894,45 @@ public final class Trainer {
                 for (int p = 0; p < inputs; p++) {
                     float xv = c.x[xo + p];
                     float acc = 0f;
-                    for (int j = 0; j < g3; j++) {
-                        dK[p * g3 + j] += xv * dxz[j];
-                        acc += dxz[j] * k[p * g3 + j];
+                    if (mx == null) {
+                        for (int j = 0; j < g3; j++) {
+                            dK[p * g3 + j] += xv * dxz[j];
+                            acc += dxz[j] * k[p * g3 + j];
+                        }
+                    } else { // gate block g saw x⊙mx[g]
+                        for (int gate = 0; gate < 3; gate++) {
+                            float m = mx[gate][b * inputs + p];
+                            float xm = xv * m;
+                            float accGate = 0f;
+                            for (int j = gate * hN; j < (gate + 1) * hN; j++) {
+                                dK[p * g3 + j] += xm * dxz[j];
+                                accGate += dxz[j] * k[p * g3 + j];
+                            }
+                            acc += accGate * m;
+                        }
                     }
                     dX[xo + p] += acc;
                 }
-                int cols = after ? g3 : 2 * hN; // the columns of U that multiply h itself
+                int blocks = after ? 3 : 2; // the gate blocks of U that multiply h itself
                 for (int p = 0; p < hN; p++) {
                     float hv = hPrev[b * hN + p];
                     float acc = 0f;
-                    for (int j = 0; j < cols; j++) {
-                        dU[p * g3 + j] += hv * dhp[j];
-                        acc += dhp[j] * u[p * g3 + j];
+                    if (mh == null) {
+                        for (int j = 0; j < blocks * hN; j++) {
+                            dU[p * g3 + j] += hv * dhp[j];
+                            acc += dhp[j] * u[p * g3 + j];
+                        }
+                    } else { // gate block g saw h⊙mh[g]
+                        for (int gate = 0; gate < blocks; gate++) {
+                            float m = mh[gate][b * hN + p];
+                            float hm = hv * m;
+                            float accGate = 0f;
+                            for (int j = gate * hN; j < (gate + 1) * hN; j++) {
+                                dU[p * g3 + j] += hm * dhp[j];
+                                accGate += dhp[j] * u[p * g3 + j];
+                            }
+                            acc += accGate * m;
+                        }
                     }
                     dhNext[b * hN + p] = dhPrev[p] + acc;
                 }
@@ -846,6 +1032,12 @@ public final class Trainer {
             dxF[i] += dxB[i];
         }
         return dxF;
+    }
+
+    // ------------------------------------------------------------------ Dropout
+
+    /** The mask a Dropout layer applied in this pass (as its input, flat), or null outside training. */
+    private record DropoutCache(float[] mask) {
     }
 
     // ------------------------------------------------------------------ Dense

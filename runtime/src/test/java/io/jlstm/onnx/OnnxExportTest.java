@@ -9,6 +9,7 @@ import io.jlstm.Tensor;
 import io.jlstm.layers.BidirectionalSpec;
 import io.jlstm.layers.DenseActivation;
 import io.jlstm.layers.DenseSpec;
+import io.jlstm.layers.DropoutSpec;
 import io.jlstm.layers.GruSpec;
 import io.jlstm.layers.LayerSpec;
 import io.jlstm.layers.LstmSpec;
@@ -24,6 +25,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -175,6 +177,24 @@ class OnnxExportTest {
             assertEquals("HardSigmoid", hs.string(4));
             assertEquals(1f / 6f, hs.attribute("alpha").float32(2));
             assertEquals(0.5f, hs.attribute("beta").float32(2));
+        }
+    }
+
+    @Test
+    void dropoutIsAnIdentityWithNoInitializers() {
+        try (Sequential model = build(2, DropoutSpec.of(0.2f), LstmSpec.of(3).returnSequences(true),
+                DropoutSpec.of(0.5f), DenseSpec.of(1, DenseActivation.LINEAR), DropoutSpec.of(0.1f))) {
+            Message graph = Message.parse(OnnxExport.export(model)).message(7);
+            assertEquals(List.of("Identity", "Transpose", "LSTM", "Squeeze", "Transpose", "Identity", "MatMul", "Add",
+                    "Identity"), opTypes(graph));
+            List<Message> nodes = nodes(graph);
+            assertEquals(List.of("input"), nodes.get(0).strings(1));
+            assertEquals(nodes.get(0).strings(2), nodes.get(1).strings(1), "the LSTM's Transpose reads the Identity");
+            assertEquals(nodes.get(4).strings(2), nodes.get(5).strings(1));
+            assertEquals(nodes.get(5).strings(2).get(0), nodes.get(6).strings(1).get(0), "MatMul reads the Identity");
+            assertEquals(List.of("output"), nodes.getLast().strings(2));
+            assertEquals(Set.of("l1_W", "l1_R", "l1_B", "l3_kernel", "l3_bias"), floatInitializerShapes(graph).keySet());
+            assertValueInfo(graph.message(12), "output", "batch", "time", 1);
         }
     }
 

@@ -1,5 +1,6 @@
 package io.jlstm.train;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -9,9 +10,11 @@ import io.jlstm.Tensor;
 import io.jlstm.backend.Backends;
 import io.jlstm.layers.DenseActivation;
 import io.jlstm.layers.DenseSpec;
+import io.jlstm.layers.DropoutSpec;
 import io.jlstm.layers.GruSpec;
 import io.jlstm.layers.LayerSpec;
 import io.jlstm.layers.LstmSpec;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
@@ -48,6 +51,17 @@ class TrainerTest {
      */
     private static void assertGradientsMatch(Trainer t, Trainer.Gradients g, int stride,
                                              java.util.function.DoubleSupplier loss, String what) {
+        assertGradientsMatch(t, g, stride, 2e-4, 2e-2, loss, what);
+    }
+
+    /**
+     * The same with tolerance {@code atol + rtol·|numeric|}. The central difference itself is good
+     * to about 5e-7 absolute on these small models (measured), so 1e-5 and 1e-3 catch a mask
+     * left out of one gate's backward pass, whose errors are 1e-5 to 1e-4 where the gradients of
+     * the lower layers are only 1e-3.
+     */
+    private static void assertGradientsMatch(Trainer t, Trainer.Gradients g, int stride, double atol, double rtol,
+                                             java.util.function.DoubleSupplier loss, String what) {
         for (int layer = 0; layer < g.perLayer().size(); layer++) {
             for (var e : g.perLayer().get(layer).entrySet()) {
                 float[] w = t.weights(layer, e.getKey());
@@ -59,7 +73,7 @@ class TrainerTest {
                     double down = loss.getAsDouble();
                     w[i] = keep;
                     double numeric = (up - down) / 2e-2;
-                    assertEquals(numeric, e.getValue()[i], 2e-4 + 2e-2 * Math.abs(numeric),
+                    assertEquals(numeric, e.getValue()[i], atol + rtol * Math.abs(numeric),
                             what + ": layer " + layer + " " + e.getKey() + "[" + i + "]");
                 }
             }
@@ -165,25 +179,206 @@ class TrainerTest {
 
     @Test
     void dropoutGradientsMatchFiniteDifferencesUnderTheSameMasks() {
+        // per-gate masks (recurrent dropout on) in the first two layers, one shared input mask in the third
         try (Sequential m = model(12, 3, LstmSpec.of(5).returnSequences(true),
-                io.jlstm.layers.BidirectionalSpec.of(LstmSpec.of(3), io.jlstm.layers.MergeMode.CONCAT),
-                DenseSpec.of(2, DenseActivation.LINEAR))) {
+                io.jlstm.layers.BidirectionalSpec.of(LstmSpec.of(3).returnSequences(true), io.jlstm.layers.MergeMode.CONCAT),
+                LstmSpec.of(3), DenseSpec.of(2, DenseActivation.LINEAR))) {
             Random rnd = new Random(6);
             Tensor x = random(rnd, 1f, 3, 4, 3);
             Tensor y = random(rnd, 0.5f, 3, 2);
-            Trainer t = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropout(0, 0.3f, 0.4f).dropout(1, 0.2f, 0.5f);
+            Trainer t = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropout(0, 0.3f, 0.4f).dropout(1, 0.2f, 0.5f)
+                    .dropout(2, 0.4f, 0f);
             Trainer plain = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false));
             assertEquals(plain.evaluate(x, y), t.evaluate(x, y), "evaluation never drops");
             t.dropoutSeed(7);
             Trainer.Gradients g = t.gradients(x, y);
             assertTrue(Math.abs(g.loss() - plain.evaluate(x, y)) > 1e-6, "training drops");
-            assertGradientsMatch(t, g, 4, () -> {
+            assertGradientsMatch(t, g, 1, 1e-5, 1e-3, () -> {
                 t.dropoutSeed(7);
                 return t.gradients(x, y).loss();
             }, "dropout");
-            var bad = assertThrows(IllegalArgumentException.class, () -> t.dropout(2, 0.1f, 0f));
-            assertTrue(bad.getMessage().contains("Dense"), bad.getMessage());
+            var bad = assertThrows(IllegalArgumentException.class, () -> t.dropout(3, 0.1f, 0f));
+            assertTrue(bad.getMessage().contains("Dense") && bad.getMessage().contains("LSTM and GRU"), bad.getMessage());
             assertThrows(IllegalArgumentException.class, () -> t.dropout(0, 1f, 0f));
+        }
+    }
+
+    @Test
+    void gruDropoutGradientsMatchFiniteDifferencesUnderTheSameMasks() {
+        // both reset_after forms, alone and inside Bidirectional; per-gate masks where recurrent
+        // dropout is on, one shared input mask in the third layer
+        try (Sequential m = model(14, 3, GruSpec.of(4).returnSequences(true),
+                io.jlstm.layers.BidirectionalSpec.of(GruSpec.of(3).resetAfter(false).returnSequences(true),
+                        io.jlstm.layers.MergeMode.SUM),
+                GruSpec.of(3).resetAfter(false).goBackwards(true), DenseSpec.of(2, DenseActivation.LINEAR))) {
+            Random rnd = new Random(8);
+            Tensor x = random(rnd, 1f, 3, 4, 3);
+            Tensor y = random(rnd, 0.5f, 3, 2);
+            Trainer t = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropout(0, 0.3f, 0.4f).dropout(1, 0.2f, 0.5f)
+                    .dropout(2, 0.4f, 0f);
+            Trainer plain = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false));
+            assertEquals(plain.evaluate(x, y), t.evaluate(x, y), "evaluation never drops");
+            t.dropoutSeed(9);
+            Trainer.Gradients g = t.gradients(x, y);
+            assertTrue(Math.abs(g.loss() - plain.evaluate(x, y)) > 1e-6, "training drops");
+            assertGradientsMatch(t, g, 1, 1e-5, 1e-3, () -> {
+                t.dropoutSeed(9);
+                return t.gradients(x, y).loss();
+            }, "gru dropout");
+            // only the recurrent dropout of one reset_after layer: the state masks alone
+            Trainer rec = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropout(0, 0f, 0.5f).dropoutSeed(10);
+            Trainer.Gradients gr = rec.gradients(x, y);
+            assertGradientsMatch(rec, gr, 1, 1e-5, 1e-3, () -> {
+                rec.dropoutSeed(10);
+                return rec.gradients(x, y).loss();
+            }, "gru recurrent dropout only");
+        }
+    }
+
+    /** Keras 3: recurrent_dropout gives every gate its own input and state mask; dropout alone shares one input mask. */
+    @Test
+    void recurrentDropoutDrawsAMaskPerGate() {
+        try (Sequential m = model(13, 3, LstmSpec.of(4).returnSequences(true), LstmSpec.of(5),
+                DenseSpec.of(1, DenseActivation.LINEAR))) {
+            Trainer t = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropout(0, 0.5f, 0f).dropout(1, 0.5f, 0.5f)
+                    .dropoutSeed(3);
+            // batch 16: masks of 48 or more values, which two independent draws repeat with probability 2^-48
+            Trainer.Masks inputOnly = t.nextMasks(0, 16, 3);
+            assertEquals(4, inputOnly.x().length);
+            for (float[] gate : inputOnly.x()) {
+                assertTrue(gate == inputOnly.x()[0], "dropout alone: one input mask for every gate");
+            }
+            assertEquals(16 * 3, inputOnly.x()[0].length);
+            assertTrue(inputOnly.h() == null, "no state mask without recurrent_dropout");
+            assertPerGate(t.nextMasks(1, 16, 4), 4, 16 * 4, 16 * 5);
+            assertPerGate(new Trainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropout(0, 0f, 0.5f).nextMasks(0, 16, 3),
+                    4, -1, 16 * 4);
+        }
+        try (Sequential m = model(13, 3, io.jlstm.layers.BidirectionalSpec.of(GruSpec.of(4).returnSequences(true),
+                io.jlstm.layers.MergeMode.CONCAT), GruSpec.of(5).resetAfter(false))) {
+            Trainer t = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropout(0, 0.3f, 0.2f).dropout(1, 0.5f, 0f);
+            assertPerGate(t.nextMasks(0, 16, 3), 3, 16 * 3, 16 * 4);
+            Trainer.Masks inputOnly = t.nextMasks(1, 16, 8);
+            assertEquals(3, inputOnly.x().length);
+            assertTrue(inputOnly.x()[1] == inputOnly.x()[0] && inputOnly.x()[2] == inputOnly.x()[0],
+                    "GRU dropout alone: one input mask for every gate");
+            assertTrue(inputOnly.h() == null);
+        }
+    }
+
+    /** {@code gates} masks each for the inputs ({@code xLength}, or none when -1) and the state, pairwise different. */
+    private static void assertPerGate(Trainer.Masks masks, int gates, int xLength, int hLength) {
+        if (xLength < 0) {
+            assertTrue(masks.x() == null, "no input mask without dropout");
+        } else {
+            assertDistinct(masks.x(), gates, xLength, "input");
+        }
+        assertDistinct(masks.h(), gates, hLength, "state");
+    }
+
+    private static void assertDistinct(float[][] perGate, int gates, int length, String what) {
+        assertEquals(gates, perGate.length, what + " masks");
+        for (int g = 0; g < gates; g++) {
+            assertEquals(length, perGate[g].length, what + " mask " + g);
+            for (int o = 0; o < g; o++) {
+                assertTrue(!java.util.Arrays.equals(perGate[g], perGate[o]), what + " masks " + o + " and " + g + " equal");
+            }
+        }
+    }
+
+    @Test
+    void dropoutLayerDropsAboutRateAndScalesTheRest() {
+        float rate = 0.3f;
+        try (Sequential m = model(15, 20, DropoutSpec.of(rate))) {
+            Trainer t = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropoutSeed(5);
+            Random rnd = new Random(16);
+            Tensor x = Tensor.allocate(64, 50, 20);
+            for (long i = 0; i < x.size(); i++) {
+                x.setFlat(i, 0.5f + rnd.nextFloat()); // never 0, so a 0 out is a drop
+            }
+            float[] in = x.toFloatArray();
+            assertArrayEquals(in, t.output(x, false), "no dropout outside training");
+            float[] out = t.output(x, true);
+            float keep = 1f / (1f - rate);
+            int zeros = 0;
+            for (int i = 0; i < in.length; i++) {
+                if (out[i] == 0f) {
+                    zeros++;
+                } else {
+                    assertEquals(in[i] * keep, out[i], "kept value " + i + " scaled by 1/(1 - rate)");
+                }
+            }
+            // 64,000 draws: the standard deviation of the fraction is 0.0018
+            assertEquals(rate, zeros / (double) in.length, 0.01, "fraction dropped");
+            // masks are per element and time step: the zeros at one step of a sample are not the next step's
+            int sameAsNextStep = 0;
+            for (int b = 0; b < 64; b++) {
+                for (int s = 0; s + 1 < 50; s++) {
+                    boolean same = true;
+                    for (int f = 0; f < 20 && same; f++) {
+                        same = (out[(b * 50 + s) * 20 + f] == 0f) == (out[(b * 50 + s + 1) * 20 + f] == 0f);
+                    }
+                    sameAsNextStep += same ? 1 : 0;
+                }
+            }
+            assertTrue(sameAsNextStep < 64 * 49 / 100, sameAsNextStep + " steps repeat the mask of the step before");
+            assertTrue(!Arrays.equals(out, t.output(x, true)), "every pass draws a new mask");
+        }
+    }
+
+    @Test
+    void dropoutLayerGradientsMatchFiniteDifferencesUnderTheSameMasks() {
+        // after an LSTM sequence, after a Dense on the sequence, after a GRU's last output, and first
+        try (Sequential m = model(17, 3, DropoutSpec.of(0.2f), LstmSpec.of(4).returnSequences(true), DropoutSpec.of(0.5f),
+                DenseSpec.of(4, DenseActivation.TANH), DropoutSpec.of(0.3f), GruSpec.of(3), DropoutSpec.of(0.4f),
+                DenseSpec.of(2, DenseActivation.LINEAR))) {
+            Random rnd = new Random(18);
+            Tensor x = random(rnd, 1f, 3, 4, 3);
+            Tensor y = random(rnd, 0.5f, 3, 2);
+            Trainer t = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropoutSeed(19);
+            Trainer.Gradients g = t.gradients(x, y);
+            for (int layer : new int[] {0, 2, 4, 6}) {
+                assertTrue(g.perLayer().get(layer).isEmpty(), "a Dropout layer has no weights");
+            }
+            try (Sequential plain = model(17, 3, LstmSpec.of(4).returnSequences(true), DenseSpec.of(4, DenseActivation.TANH),
+                    GruSpec.of(3), DenseSpec.of(2, DenseActivation.LINEAR))) {
+                float plainLoss = new Trainer(plain, new Optimizer.Sgd(0.1f, 0, false)).evaluate(x, y);
+                assertEquals(plainLoss, t.evaluate(x, y), "evaluation never drops");
+                assertTrue(Math.abs(g.loss() - plainLoss) > 1e-6, "training drops");
+            }
+            assertGradientsMatch(t, g, 1, 1e-5, 1e-3, () -> {
+                t.dropoutSeed(19);
+                return t.gradients(x, y).loss();
+            }, "Dropout layers");
+            var e = assertThrows(IllegalArgumentException.class, () -> t.dropout(0, 0.1f, 0f));
+            assertTrue(e.getMessage().contains("is a Dropout"), e.getMessage());
+        }
+    }
+
+    @Test
+    void theSameDropoutSeedGivesBitIdenticalWeights() {
+        LayerSpec[] layers = {LstmSpec.of(5).returnSequences(true), DropoutSpec.of(0.3f), GruSpec.of(4),
+                DropoutSpec.of(0.5f), DenseSpec.of(1, DenseActivation.LINEAR)};
+        try (Sequential m = model(20, 2, layers)) {
+            Random rnd = new Random(21);
+            Tensor x = random(rnd, 1f, 8, 6, 2);
+            Tensor y = random(rnd, 0.5f, 8, 1);
+            Trainer[] runs = new Trainer[3];
+            for (int r = 0; r < 3; r++) {
+                runs[r] = new Trainer(m, new Optimizer.Adam(0.01f, 0.9f, 0.999f, 1e-7f, Optimizer.AdamForm.KERAS3))
+                        .dropout(0, 0.2f, 0.2f).dropout(2, 0.1f, 0.3f).dropoutSeed(r < 2 ? 22 : 23);
+                for (int step = 0; step < 4; step++) {
+                    runs[r].trainStep(x, y);
+                }
+            }
+            boolean differs = false;
+            for (int layer = 0; layer < layers.length; layer++) {
+                for (String name : runs[0].weightNames(layer)) {
+                    assertArrayEquals(runs[0].weight(layer, name), runs[1].weight(layer, name), "layer " + layer + " " + name);
+                    differs |= !Arrays.equals(runs[0].weight(layer, name), runs[2].weight(layer, name));
+                }
+            }
+            assertTrue(differs, "another seed, other masks, other weights");
         }
     }
 
