@@ -1,6 +1,7 @@
 package io.jlstm;
 
 import io.jlstm.backend.Backend;
+import io.jlstm.backend.StepPool;
 import io.jlstm.layers.GruSpec;
 import io.jlstm.layers.LstmSpec;
 import io.jlstm.layers.RecurrentSpec;

@@ -1,6 +1,7 @@
 package io.jlstm;
 
 import io.jlstm.backend.Backend;
+import io.jlstm.backend.StepPool;
 import io.jlstm.backend.Backends;
 import io.jlstm.layers.BidirectionalSpec;
 import io.jlstm.layers.DenseSpec;

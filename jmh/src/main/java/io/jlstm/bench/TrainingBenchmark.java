@@ -34,7 +34,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * sum-of-sequence (900 sequences of 10 steps, LSTM(50) → Dense(1), rmsprop, mse, batch 32) and a
  * fashion-mnist subset (1024 images as 28 steps of 28 pixels, LSTM(128, relu) → Dense(128, relu)
  * → Dense(10, softmax), adam, sparse crossentropy, batch 128). Samples per second = samples /
- * (time per epoch). The trainer runs on one thread.
+ * (time per epoch). {@code threads} sets {@code jlstm.threads} in the forked JVM before the
+ * trainer loads: with 2, the trainer's large products are split across the step helper thread
+ * (bit-identical weights either way).
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -47,12 +49,17 @@ public class TrainingBenchmark {
     @Param({"sum-of-sequence", "fashion-mnist-subset"})
     public String example;
 
+    @Param({"1", "2"})
+    public int threads;
+
     private Trainer trainer;
     private Tensor[] xs;
     private Tensor[] ys;
 
     @Setup(Level.Trial)
     public void setUp() {
+        // read once, when the step helper class loads: each trial runs in its own fork
+        System.setProperty(WorkloadBenchmark.THREADS_PROPERTY, Integer.toString(threads));
         Random r = new Random(7);
         boolean fashion = example.startsWith("fashion");
         int samples = fashion ? 1024 : 900;

@@ -3,6 +3,7 @@ package io.jlstm.train;
 import io.jlstm.Sequential;
 import io.jlstm.Tensor;
 import io.jlstm.backend.Backend;
+import io.jlstm.backend.StepPool;
 import io.jlstm.layers.BidirectionalSpec;
 import io.jlstm.layers.GruSpec;
 import io.jlstm.layers.MergeMode;
@@ -431,9 +432,46 @@ public final class Trainer {
 
     private static final io.jlstm.simd.Kernels KERNELS = io.jlstm.simd.KernelProvider.get();
 
-    /** Row-major {@code C = op(A)·op(B) + beta·C} over heap arrays, through the Vector API kernels. */
+    /** Products smaller than this many multiply-adds run on one thread (a hand-off costs a few µs). */
+    private static final long MIN_SPLIT_MACS = 1L << 18;
+    /** Columns of one side of a column split are a multiple of this (the GEMM's 3-vector panels at 512 bits). */
+    private static final int SPLIT_COLUMNS = 48;
+
+    /**
+     * Row-major {@code C = op(A)·op(B) + beta·C} over heap arrays, through the Vector API kernels.
+     * With {@code jlstm.threads=2} a large product is split across the step helper thread, by
+     * columns of C (or by rows when C is narrow): the kernels compute every element of C the same
+     * way (one fused multiply-add chain over k, then alpha and beta) whatever tile it falls in, so
+     * the result is bit-identical to one thread's.
+     */
     private static void gemm(boolean transA, boolean transB, int m, int n, int k, float[] a, long aOff, int lda,
                              float[] b, long bOff, int ldb, float beta, float[] c, long cOff, int ldc) {
+        StepPool pool = (long) m * n * k >= MIN_SPLIT_MACS ? StepPool.get() : null;
+        int nMid = n / 2 / SPLIT_COLUMNS * SPLIT_COLUMNS;
+        int mMid = m / 2;
+        if (pool == null || (nMid == 0 && mMid < 4)) {
+            gemmPart(transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+            return;
+        }
+        if (nMid > 0) {
+            pool.halves(part -> {
+                int from = part == 0 ? 0 : nMid;
+                int cols = part == 0 ? nMid : n - nMid;
+                gemmPart(transA, transB, m, cols, k, a, aOff, lda, b, bOff + (transB ? (long) from * ldb : from), ldb,
+                        beta, c, cOff + from, ldc);
+            });
+        } else {
+            pool.halves(part -> {
+                int from = part == 0 ? 0 : mMid;
+                int rows = part == 0 ? mMid : m - mMid;
+                gemmPart(transA, transB, rows, n, k, a, aOff + (transA ? from : (long) from * lda), lda, b, bOff, ldb,
+                        beta, c, cOff + (long) from * ldc, ldc);
+            });
+        }
+    }
+
+    private static void gemmPart(boolean transA, boolean transB, int m, int n, int k, float[] a, long aOff, int lda,
+                                 float[] b, long bOff, int ldb, float beta, float[] c, long cOff, int ldc) {
         KERNELS.sgemm(transA, transB, m, n, k, 1f, java.lang.foreign.MemorySegment.ofArray(a), aOff, lda,
                 java.lang.foreign.MemorySegment.ofArray(b), bOff, ldb, beta, java.lang.foreign.MemorySegment.ofArray(c),
                 cOff, ldc);

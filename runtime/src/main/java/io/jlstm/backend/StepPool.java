@@ -1,4 +1,4 @@
-package io.jlstm;
+package io.jlstm.backend;
 
 import io.jlstm.simd.Kernels;
 import java.lang.foreign.MemorySegment;
@@ -18,15 +18,16 @@ import java.util.concurrent.locks.LockSupport;
  * comes every few tens of microseconds) and then parks. When another caller holds the helper, a
  * step simply runs alone: results do not depend on which thread computes which columns.
  *
- * <p>Enabled with {@code -Djlstm.threads=2} (default 1). Owns no memory.
+ * <p>Enabled with {@code -Djlstm.threads=2} (default 1). Owns no memory. Used by the runtime's
+ * layers and by the trainer; an internal class, not a stable API.
  */
-final class StepPool {
+public final class StepPool {
 
     /** Threads for one product: the value of {@code jlstm.threads}, at least 1. */
-    static final int THREADS = io.jlstm.backend.Backends.threads();
+    public static final int THREADS = Backends.threads();
 
     /** Below this many weights (floats) one thread is faster than a hand-off. */
-    static final long MIN_SPLIT = 1L << 17;
+    public static final long MIN_SPLIT = 1L << 17;
 
     private static final long SPIN_NANOS = 200_000;
     private static volatile StepPool shared;
@@ -39,7 +40,8 @@ final class StepPool {
     private volatile Throwable failure;
 
     /** Work split in two halves: part 0 runs on the caller, part 1 on the helper (or both on the caller). */
-    interface Halves {
+    public interface Halves {
+        /** Runs half {@code part} (0 or 1) of the work. */
         void run(int part);
     }
 
@@ -66,7 +68,7 @@ final class StepPool {
     }
 
     /** The shared pool, or null when one thread is configured. */
-    static StepPool get() {
+    public static StepPool get() {
         if (THREADS < 2) {
             return null;
         }
@@ -87,7 +89,7 @@ final class StepPool {
      * {@code y[0:n) += x · packed} like {@link Kernels#gemvPacked}, split across this thread and the
      * helper when the helper is free; otherwise on this thread alone.
      */
-    void gemvPacked(Kernels kern, boolean bf16Weights, int rows, int cols, MemorySegment w, MemorySegment in,
+    public void gemvPacked(Kernels kern, boolean bf16Weights, int rows, int cols, MemorySegment w, MemorySegment in,
                     MemorySegment out, long outOff) {
         product(kern, bf16Weights, 1, rows, cols, w, in, 0, rows, out, outOff, cols);
     }
@@ -96,7 +98,7 @@ final class StepPool {
      * {@code y[m, 0:n) += x[m, k] · packed} like {@link Kernels#gemmPacked} (float32 weights), split
      * across this thread and the helper when the helper is free; otherwise on this thread alone.
      */
-    void gemmPacked(Kernels kern, int rows, int depth, int cols, MemorySegment in, long inOff, int ldIn,
+    public void gemmPacked(Kernels kern, int rows, int depth, int cols, MemorySegment in, long inOff, int ldIn,
                     MemorySegment w, MemorySegment out, long outOff, int ldOut) {
         product(kern, false, rows, depth, cols, w, in, inOff, ldIn, out, outOff, ldOut);
     }
@@ -153,7 +155,7 @@ final class StepPool {
     }
 
     /** Whether the helper thread may read {@code seg} (memory of a confined arena it may not). */
-    boolean canRead(MemorySegment seg) {
+    public boolean canRead(MemorySegment seg) {
         return seg.isAccessibleBy(helper);
     }
 
@@ -162,7 +164,7 @@ final class StepPool {
      * here; returns when both are done. The caller makes sure the helper may read the task's memory
      * ({@link #canRead}). The halves must write disjoint memory.
      */
-    void halves(Halves task) {
+    public void halves(Halves task) {
         if (!owned.compareAndSet(false, true)) {
             task.run(0);
             task.run(1);
