@@ -45,9 +45,8 @@ import jdk.incubator.vector.VectorSpecies;
  * operations lane-wise, so they match the scalar twin bit for bit.
  *
  * <p>Owns no memory (callers own every segment); stateless and thread-safe. The one exception
- * to "no allocation": {@link #sgemm} packs op(B) into column panels (and a transposed A into rows)
- * in per-thread buffers that grow to the largest operand seen and are reused; they are freed
- * (automatic arenas) when their thread dies.
+ * to "no allocation": {@link #sgemm} with {@code transB} packs op(B) into a per-thread buffer
+ * that grows to the largest {@code k * n} seen and is reused; it is freed when its thread dies.
  */
 abstract sealed class VectorKernels implements Kernels
         permits VectorKernels.Bits128, VectorKernels.Bits256, VectorKernels.Bits512 {
@@ -55,12 +54,8 @@ abstract sealed class VectorKernels implements Kernels
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
 
-    /** Per-thread packing buffers for op(B) and a transposed A; see the class comment. */
+    /** Per-thread packing buffer for a transposed B; see the class comment. */
     private static final ThreadLocal<MemorySegment> PACKED_B = new ThreadLocal<>();
-    private static final ThreadLocal<MemorySegment> PACKED_A = new ThreadLocal<>();
-
-    /** From this many rows of C, sgemm packs op(B) into panels once and runs the packed GEMM. */
-    private static final int PACKED_MIN_ROWS = 8;
 
     /** The float species of this width; a constant of each subclass. */
     abstract VectorSpecies<Float> species();
@@ -522,13 +517,6 @@ abstract sealed class VectorKernels implements Kernels
         if (alpha == 0f || k == 0) {
             return;
         }
-        if (alpha == 1f && m >= PACKED_MIN_ROWS && n >= 4 * species().length()) {
-            // Enough rows to amortise packing op(B) into panels: the packed GEMM's 4 x 4-vector
-            // tiles. Same sums per element (an FMA chain over k from zero, then added to the
-            // beta-scaled C), so the result is bit-identical to the tiles below.
-            packedProduct(transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc);
-            return;
-        }
         if (transB) {
             // The micro-kernel loads rows of op(B); a transposed B has them strided, so pack op(B).
             MemorySegment packed = packedB((long) k * n);
@@ -544,61 +532,14 @@ abstract sealed class VectorKernels implements Kernels
     }
 
     private static MemorySegment packedB(long floats) {
-        return buffer(PACKED_B, floats);
-    }
-
-    private static MemorySegment buffer(ThreadLocal<MemorySegment> local, long floats) {
-        MemorySegment buf = local.get();
+        MemorySegment buf = PACKED_B.get();
         if (buf == null || buf.byteSize() < floats * Float.BYTES) {
             long size = Math.max(floats, buf == null ? 0 : 2 * buf.byteSize() / Float.BYTES);
             // An automatic arena: the buffer is freed once its thread (and so the ThreadLocal) is gone.
             buf = Arena.ofAuto().allocate(size * Float.BYTES, 64);
-            local.set(buf);
+            PACKED_B.set(buf);
         }
         return buf;
-    }
-
-    /** C += op(A)·op(B) (C already scaled by beta) through panels of op(B) packed here, per call. */
-    private void packedProduct(boolean transA, boolean transB, int m, int n, int k, MemorySegment a, long aOff, int lda,
-                               MemorySegment b, long bOff, int ldb, MemorySegment c, long cOff, int ldc) {
-        int panel = panelWidth();
-        long panels = (n + (long) panel - 1) / panel;
-        MemorySegment pb = packedB(panels * panel * k);
-        for (long p = 0; p < panels; p++) {
-            int first = (int) (p * panel);
-            int cols = Math.min(panel, n - first);
-            long dst = p * panel * k;
-            if (transB) {
-                // op(B)[r][j] = B[j][r]: each stored row j of the panel scatters into column j
-                for (int j = 0; j < cols; j++) {
-                    long src = bOff + (long) (first + j) * ldb;
-                    for (int r = 0; r < k; r++) {
-                        pb.setAtIndex(F, dst + (long) r * panel + j, b.getAtIndex(F, src + r));
-                    }
-                }
-            } else {
-                for (int r = 0; r < k; r++) {
-                    MemorySegment.copy(b, (bOff + (long) r * ldb + first) * Float.BYTES, pb,
-                            (dst + (long) r * panel) * Float.BYTES, (long) cols * Float.BYTES);
-                }
-            }
-            if (cols < panel) {
-                // the buffer is reused: the padding columns must be written as zeros
-                for (int r = 0; r < k; r++) {
-                    for (int j = cols; j < panel; j++) {
-                        pb.setAtIndex(F, dst + (long) r * panel + j, 0f);
-                    }
-                }
-            }
-        }
-        if (transA) {
-            MemorySegment at = buffer(PACKED_A, (long) m * k);
-            transpose(a, aOff, lda, k, m, at);
-            a = at;
-            aOff = 0;
-            lda = k;
-        }
-        gemmPackedBody(m, k, n, a, aOff, lda, pb, 0, c, cOff, ldc, 0, n);
     }
 
     /** dst (cols x rows, dense) = transpose of src (rows x cols, leading dimension ld), in cache-sized blocks. */
@@ -991,15 +932,6 @@ abstract sealed class VectorKernels implements Kernels
         int panel = 8 * l;
         int half = 4 * l;
         Checks.gemmPacked(panel, m, k, n, a, aOff, lda, packed, pOff, c, cOff, ldc, j0, j1);
-        gemmPackedBody(m, k, n, a, aOff, lda, packed, pOff, c, cOff, ldc, j0, j1);
-    }
-
-    /** {@link #gemmPacked} after its checks. */
-    private void gemmPackedBody(int m, int k, int n, MemorySegment a, long aOff, int lda, MemorySegment packed,
-                                long pOff, MemorySegment c, long cOff, int ldc, int j0, int j1) {
-        int l = species().length();
-        int panel = 8 * l;
-        int half = 4 * l;
         if (m == 0 || j0 == j1) {
             return;
         }
