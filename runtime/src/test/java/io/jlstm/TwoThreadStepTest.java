@@ -1,13 +1,7 @@
 package io.jlstm;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.IOException;
-import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -65,16 +59,8 @@ class TwoThreadStepTest {
         }
     }
 
-    private static String run(int threads) throws IOException, InterruptedException {
-        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-        List<String> cmd = new ArrayList<>(List.of(java.toString(), "--add-modules", "jdk.incubator.vector",
-                "--enable-native-access=ALL-UNNAMED", "-Djlstm.threads=" + threads,
-                "-Djlstm.backend=java", "-cp", System.getProperty("java.class.path"), TwoThreadStepTest.class.getName()));
-        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "child JVM did not finish");
-        assertEquals(0, p.exitValue(), "child JVM failed");
-        return out;
+    private static String run(int threads) throws Exception {
+        return ChildJvm.run(TwoThreadStepTest.class, "jlstm.threads=" + threads, "jlstm.backend=java");
     }
 
     @Test

@@ -59,8 +59,10 @@ public final class StepPool {
     private MemorySegment y;
     private long yOff;
     private int ldy;
-    private int j0;
-    private int j1;
+    private int mid; // first column of the helper's half
+
+    /** The product described by the fields, as halves (one object, so a hand-off allocates nothing). */
+    private final Halves productTask = this::productHalf;
 
     private StepPool() {
         helper = Thread.ofPlatform().daemon().name("jlstm-step-helper").unstarted(this::work);
@@ -114,7 +116,6 @@ public final class StepPool {
             return;
         }
         try {
-            int mid = (panels / 2) * panel;
             kernels = kern;
             bf16 = bf16Weights;
             m = rows;
@@ -127,31 +128,21 @@ public final class StepPool {
             y = out;
             yOff = outOff;
             ldy = ldOut;
-            j0 = mid;
-            j1 = cols;
-            long seq = posted + 1;
-            posted = seq; // publishes the fields above
-            if (parked) {
-                LockSupport.unpark(helper);
-            }
-            Throwable own = null;
-            try {
-                run(kern, bf16Weights, rows, depth, cols, w, in, inOff, ldIn, out, outOff, ldOut, 0, mid);
-            } catch (Throwable t) {
-                own = t;
-            }
-            // never give the helper up (nor return) while it still writes into out
-            while (finished != seq) {
-                Thread.onSpinWait();
-            }
-            rethrow(own);
+            mid = (panels / 2) * panel;
+            handOff(productTask);
         } finally {
             kernels = null;
             packed = null;
             x = null;
             y = null;
+            halves = null;
             owned.set(false);
         }
+    }
+
+    /** Half of the product described by the fields: columns [0, mid) or [mid, n). */
+    private void productHalf(int part) {
+        run(kernels, bf16, m, k, n, packed, x, xOff, ldx, y, yOff, ldy, part == 0 ? 0 : mid, part == 0 ? mid : n);
     }
 
     /** Whether the helper thread may read {@code seg} (memory of a confined arena it may not). */
@@ -171,26 +162,34 @@ public final class StepPool {
             return;
         }
         try {
-            halves = task;
-            long seq = posted + 1;
-            posted = seq; // publishes the field above
-            if (parked) {
-                LockSupport.unpark(helper);
-            }
-            Throwable own = null;
-            try {
-                task.run(0);
-            } catch (Throwable t) {
-                own = t;
-            }
-            while (finished != seq) {
-                Thread.onSpinWait();
-            }
-            rethrow(own);
+            handOff(task);
         } finally {
             halves = null;
             owned.set(false);
         }
+    }
+
+    /**
+     * With the pool owned: hands {@code task.run(1)} to the helper, runs {@code task.run(0)} here,
+     * and returns once both are done (never while the helper may still write), rethrowing a failure.
+     */
+    private void handOff(Halves task) {
+        halves = task;
+        long seq = posted + 1;
+        posted = seq; // publishes the task and the fields it reads
+        if (parked) {
+            LockSupport.unpark(helper);
+        }
+        Throwable own = null;
+        try {
+            task.run(0);
+        } catch (Throwable t) {
+            own = t;
+        }
+        while (finished != seq) {
+            Thread.onSpinWait();
+        }
+        rethrow(own);
     }
 
     /** After both halves are done: throws this thread's failure (the helper's suppressed) or the helper's. */
@@ -233,12 +232,7 @@ public final class StepPool {
             long seq = posted;
             if (seq != done) {
                 try {
-                    Halves task = halves;
-                    if (task != null) {
-                        task.run(1);
-                    } else {
-                        run(kernels, bf16, m, k, n, packed, x, xOff, ldx, y, yOff, ldy, j0, j1);
-                    }
+                    halves.run(1);
                 } catch (Throwable t) {
                     failure = t;
                 }

@@ -13,12 +13,9 @@ import io.jlstm.layers.GruSpec;
 import io.jlstm.layers.LayerSpec;
 import io.jlstm.layers.LstmSpec;
 import io.jlstm.layers.MergeMode;
-import java.nio.file.Path;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -78,15 +75,7 @@ class TwoThreadTrainingTest {
     }
 
     private static String run(int threads) throws Exception {
-        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-        List<String> cmd = List.of(java.toString(), "--add-modules", "jdk.incubator.vector",
-                "--enable-native-access=ALL-UNNAMED", "-Djlstm.threads=" + threads, "-cp",
-                System.getProperty("java.class.path"), TwoThreadTrainingTest.class.getName());
-        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "child JVM did not finish");
-        assertEquals(0, p.exitValue(), "child JVM failed");
-        return out;
+        return io.jlstm.ChildJvm.run(TwoThreadTrainingTest.class, "jlstm.threads=" + threads);
     }
 
     @Test
