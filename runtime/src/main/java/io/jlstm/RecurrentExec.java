@@ -9,8 +9,9 @@ import io.jlstm.simd.Kernels;
 import java.lang.foreign.MemorySegment;
 
 /**
- * LSTM and GRU execution, shaped as DESIGN.md says: one GEMM projects the inputs of all time steps
- * (bias added once), then each step adds {@code h·U} into that step's rows of the gate buffer and
+ * LSTM and GRU execution, shaped as DESIGN.md says: a GEMM projects the inputs (all time steps at
+ * once at batch 1; each step's rows just before the step for a float32 batch), the bias added as
+ * the starting value, then each step adds {@code h·U} into that step's rows of the gate buffer and
  * one fused pointwise pass updates the state. The same step code serves whole sequences and
  * streaming sessions.
  *
@@ -220,7 +221,7 @@ final class RecurrentExec extends LayerExec {
             if (!hIsZero) {
                 recurrentProduct(backend, batch, s.h, recurrentKernel, packedRecurrent, width, xp, xpOff, xpStride, true);
             }
-            StepPool pool = (long) batch * h >= MIN_SPLIT_CELLS ? StepPool.get() : null;
+            StepPool pool = batch >= 2 && (long) batch * h >= MIN_SPLIT_CELLS ? StepPool.get() : null;
             if (pool != null && pool.canRead(xp) && pool.canRead(s.h) && pool.canRead(s.c)) {
                 s.lstmRows.set(k, xp, xpOff, xpStride, batch);
                 pool.halves(s.lstmRows);
@@ -313,8 +314,9 @@ final class RecurrentExec extends LayerExec {
 
     /**
      * {@code out (+)= in[batch, H] · U[:, :cols]}, with U's rows {@code width} apart. Batch 1 streams
-     * the packed panels (the product is a gemv, bound by reading U); larger batches go to the
-     * backend's GEMM. {@code accumulate} false overwrites {@code out}.
+     * the packed panels (the product is a gemv, bound by reading U); larger batches run the packed
+     * GEMM over the same panels, or with bf16 panels the backend's GEMM over the float32 U.
+     * {@code accumulate} false overwrites {@code out}.
      */
     private void recurrentProduct(Backend backend, int batch, MemorySegment in, MemorySegment u, MemorySegment packed,
                                   int cols, MemorySegment out, long outOff, int ldOut, boolean accumulate) {
@@ -374,19 +376,22 @@ final class RecurrentExec extends LayerExec {
                     + "but the previous layer returns [batch, features] (set return_sequences on it)");
         }
         long stride = (long) steps * width;
-        if (stride > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException(describe() + ": " + steps + " time steps of " + width
-                    + " gate values exceed the 2^31 floats one batch row may span");
-        }
-        int rows = Math.multiplyExact(batch, steps);
         // A batch with float32 packed weights projects each step's inputs just before the step,
         // into one step's gate rows: the gate buffer stays in cache (all steps' projections of a
         // 64 x 100 batch of 2048 gates would be 52 MB written and read back from memory) and the
         // packed input kernel is read from L2. Batch 1 projects all steps at once (T rows).
         long seqStride = (long) steps * inputFeatures;
         boolean perStep = batch > 1 && !bf16 && seqStride <= Integer.MAX_VALUE;
-        MemorySegment xp = ctx.scratchFloats(perStep ? (long) batch * width : (long) rows * width);
-        if (!perStep) {
+        MemorySegment xp;
+        if (perStep) {
+            xp = ctx.scratchFloats((long) batch * width); // one step's gate rows
+        } else {
+            if (stride > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException(describe() + ": " + steps + " time steps of " + width
+                        + " gate values exceed the 2^31 floats one batch row may span");
+            }
+            int rows = Math.multiplyExact(batch, steps);
+            xp = ctx.scratchFloats((long) rows * width);
             projectInputs(ctx.backend(), in, 0, rows, xp);
         }
 

@@ -470,11 +470,81 @@ public final class Trainer {
         }
     }
 
+    /**
+     * One thread's product. The operands are copied into this thread's native staging buffers
+     * first: the Vector API kernels run 2.5-3x faster on native segments than on heap arrays
+     * (measured 106 against 39 GFLOP/s at 128x512x128), and a kernel that has seen both kinds
+     * in one JVM slows down on both (29 and 13). The copies are O(mk + kn + mn) against O(mnk).
+     */
     private static void gemmPart(boolean transA, boolean transB, int m, int n, int k, float[] a, long aOff, int lda,
                                  float[] b, long bOff, int ldb, float beta, float[] c, long cOff, int ldc) {
-        KERNELS.sgemm(transA, transB, m, n, k, 1f, java.lang.foreign.MemorySegment.ofArray(a), aOff, lda,
-                java.lang.foreign.MemorySegment.ofArray(b), bOff, ldb, beta, java.lang.foreign.MemorySegment.ofArray(c),
-                cOff, ldc);
+        if (m == 0 || n == 0) {
+            return;
+        }
+        long aCount = extent(transA ? k : m, transA ? m : k, lda);
+        long bCount = extent(transB ? n : k, transB ? k : n, ldb);
+        long cCount = extent(m, n, ldc);
+        Staging st = STAGING.get();
+        java.lang.foreign.MemorySegment sa = st.a(aCount);
+        java.lang.foreign.MemorySegment sb = st.b(bCount);
+        java.lang.foreign.MemorySegment sc = st.c(cCount);
+        java.lang.foreign.MemorySegment.copy(a, Math.toIntExact(aOff), sa, java.lang.foreign.ValueLayout.JAVA_FLOAT, 0,
+                Math.toIntExact(aCount));
+        java.lang.foreign.MemorySegment.copy(b, Math.toIntExact(bOff), sb, java.lang.foreign.ValueLayout.JAVA_FLOAT, 0,
+                Math.toIntExact(bCount));
+        // C row by row, its n columns only: between them (ldc > n) lie columns another thread may
+        // be writing at the same time (the other half of a column split)
+        int base = Math.toIntExact(cOff);
+        for (int i = 0; i < m; i++) {
+            java.lang.foreign.MemorySegment.copy(c, base + i * ldc, sc, java.lang.foreign.ValueLayout.JAVA_FLOAT,
+                    (long) i * ldc * Float.BYTES, n);
+        }
+        KERNELS.sgemm(transA, transB, m, n, k, 1f, sa, 0, lda, sb, 0, ldb, beta, sc, 0, ldc);
+        for (int i = 0; i < m; i++) {
+            java.lang.foreign.MemorySegment.copy(sc, java.lang.foreign.ValueLayout.JAVA_FLOAT, (long) i * ldc * Float.BYTES,
+                    c, base + i * ldc, n);
+        }
+    }
+
+    /** Floats a row-major {@code rows x cols} matrix with leading dimension {@code ld} spans. */
+    private static long extent(int rows, int cols, int ld) {
+        return rows == 0 || cols == 0 ? 0 : (long) (rows - 1) * ld + cols;
+    }
+
+    private static final ThreadLocal<Staging> STAGING = ThreadLocal.withInitial(Staging::new);
+
+    /**
+     * One thread's native copies of a product's operands: three buffers that grow to the largest
+     * operand seen and are reused. Their automatic arena frees them once the thread (and so the
+     * ThreadLocal) is gone.
+     */
+    private static final class Staging {
+        private java.lang.foreign.MemorySegment a = java.lang.foreign.MemorySegment.NULL;
+        private java.lang.foreign.MemorySegment b = java.lang.foreign.MemorySegment.NULL;
+        private java.lang.foreign.MemorySegment c = java.lang.foreign.MemorySegment.NULL;
+
+        java.lang.foreign.MemorySegment a(long floats) {
+            a = grow(a, floats);
+            return a;
+        }
+
+        java.lang.foreign.MemorySegment b(long floats) {
+            b = grow(b, floats);
+            return b;
+        }
+
+        java.lang.foreign.MemorySegment c(long floats) {
+            c = grow(c, floats);
+            return c;
+        }
+
+        private static java.lang.foreign.MemorySegment grow(java.lang.foreign.MemorySegment seg, long floats) {
+            long bytes = Math.max(1, floats) * Float.BYTES;
+            if (seg.byteSize() >= bytes) {
+                return seg;
+            }
+            return java.lang.foreign.Arena.ofAuto().allocate(Math.max(bytes, 2 * seg.byteSize()), 64);
+        }
     }
 
     // ------------------------------------------------------------------ activations

@@ -917,7 +917,10 @@ abstract sealed class VectorKernels implements Kernels
     //
     // The same packed panels as gemvPacked, read by a 4-row x 4-vector micro-kernel over half a
     // panel: 16 accumulators + 4 weight vectors + 1 broadcast stay in registers over the whole k
-    // loop, one weight row (4 vectors) feeds 16 FMAs, and A is read by scalar broadcasts. No k
+    // loop (21 of AVX-512's 32; AVX2's 16 make C2 spill, correct but slower), one weight row
+    // (4 vectors) feeds 16 FMAs, and A is read by scalar broadcasts. A 6 x 4 tile was faster in a
+    // stand-alone test but C1 cannot compile it ("out of virtual registers") and the method can
+    // then stay in slow tier-2 code. No k
     // blocking (measured slower: the half panel streams from L2 well enough and every C tile is
     // stored once); rows go in blocks whose A rows fit in L2 while the panels pass by. Each element
     // is summed like gemvPacked (from zero, p ascending, then added to C).
