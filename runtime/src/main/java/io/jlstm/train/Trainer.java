@@ -433,7 +433,7 @@ public final class Trainer {
     private static final io.jlstm.simd.Kernels KERNELS = io.jlstm.simd.KernelProvider.get();
 
     /** Products smaller than this many multiply-adds run on one thread (a hand-off costs a few µs). */
-    private static final long MIN_SPLIT_MACS = 1L << 18;
+    private static final long MIN_SPLIT_MACS = 1L << 20;
     /** Columns of one side of a column split are a multiple of this (the GEMM's 3-vector panels at 512 bits). */
     private static final int SPLIT_COLUMNS = 48;
 
