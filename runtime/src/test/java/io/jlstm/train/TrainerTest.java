@@ -177,26 +177,36 @@ class TrainerTest {
         }
     }
 
+    /**
+     * On a model whose first three layers are recurrent (input [3, 4, 3], output [3, 2]): dropout
+     * 0.3/0.4, 0.2/0.5 and 0.4/0 on them, evaluation unaffected, training affected, and gradients
+     * equal to finite differences under the masks of {@code maskSeed}. Returns the trainer.
+     */
+    private static Trainer assertThreeLayerDropoutGradients(Sequential m, long dataSeed, long maskSeed, String what) {
+        Random rnd = new Random(dataSeed);
+        Tensor x = random(rnd, 1f, 3, 4, 3);
+        Tensor y = random(rnd, 0.5f, 3, 2);
+        Trainer t = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropout(0, 0.3f, 0.4f).dropout(1, 0.2f, 0.5f)
+                .dropout(2, 0.4f, 0f);
+        Trainer plain = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false));
+        assertEquals(plain.evaluate(x, y), t.evaluate(x, y), what + ": evaluation never drops");
+        t.dropoutSeed(maskSeed);
+        Trainer.Gradients g = t.gradients(x, y);
+        assertTrue(Math.abs(g.loss() - plain.evaluate(x, y)) > 1e-6, what + ": training drops");
+        assertGradientsMatch(t, g, 1, 1e-5, 1e-3, () -> {
+            t.dropoutSeed(maskSeed);
+            return t.gradients(x, y).loss();
+        }, what);
+        return t;
+    }
+
     @Test
     void dropoutGradientsMatchFiniteDifferencesUnderTheSameMasks() {
         // per-gate masks (recurrent dropout on) in the first two layers, one shared input mask in the third
         try (Sequential m = model(12, 3, LstmSpec.of(5).returnSequences(true),
                 io.jlstm.layers.BidirectionalSpec.of(LstmSpec.of(3).returnSequences(true), io.jlstm.layers.MergeMode.CONCAT),
                 LstmSpec.of(3), DenseSpec.of(2, DenseActivation.LINEAR))) {
-            Random rnd = new Random(6);
-            Tensor x = random(rnd, 1f, 3, 4, 3);
-            Tensor y = random(rnd, 0.5f, 3, 2);
-            Trainer t = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropout(0, 0.3f, 0.4f).dropout(1, 0.2f, 0.5f)
-                    .dropout(2, 0.4f, 0f);
-            Trainer plain = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false));
-            assertEquals(plain.evaluate(x, y), t.evaluate(x, y), "evaluation never drops");
-            t.dropoutSeed(7);
-            Trainer.Gradients g = t.gradients(x, y);
-            assertTrue(Math.abs(g.loss() - plain.evaluate(x, y)) > 1e-6, "training drops");
-            assertGradientsMatch(t, g, 1, 1e-5, 1e-3, () -> {
-                t.dropoutSeed(7);
-                return t.gradients(x, y).loss();
-            }, "dropout");
+            Trainer t = assertThreeLayerDropoutGradients(m, 6, 7, "dropout");
             var bad = assertThrows(IllegalArgumentException.class, () -> t.dropout(3, 0.1f, 0f));
             assertTrue(bad.getMessage().contains("Dense") && bad.getMessage().contains("LSTM and GRU"), bad.getMessage());
             assertThrows(IllegalArgumentException.class, () -> t.dropout(0, 1f, 0f));
@@ -211,20 +221,10 @@ class TrainerTest {
                 io.jlstm.layers.BidirectionalSpec.of(GruSpec.of(3).resetAfter(false).returnSequences(true),
                         io.jlstm.layers.MergeMode.SUM),
                 GruSpec.of(3).resetAfter(false).goBackwards(true), DenseSpec.of(2, DenseActivation.LINEAR))) {
+            assertThreeLayerDropoutGradients(m, 8, 9, "gru dropout");
             Random rnd = new Random(8);
             Tensor x = random(rnd, 1f, 3, 4, 3);
             Tensor y = random(rnd, 0.5f, 3, 2);
-            Trainer t = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropout(0, 0.3f, 0.4f).dropout(1, 0.2f, 0.5f)
-                    .dropout(2, 0.4f, 0f);
-            Trainer plain = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false));
-            assertEquals(plain.evaluate(x, y), t.evaluate(x, y), "evaluation never drops");
-            t.dropoutSeed(9);
-            Trainer.Gradients g = t.gradients(x, y);
-            assertTrue(Math.abs(g.loss() - plain.evaluate(x, y)) > 1e-6, "training drops");
-            assertGradientsMatch(t, g, 1, 1e-5, 1e-3, () -> {
-                t.dropoutSeed(9);
-                return t.gradients(x, y).loss();
-            }, "gru dropout");
             // only the recurrent dropout of one reset_after layer: the state masks alone
             Trainer rec = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropout(0, 0f, 0.5f).dropoutSeed(10);
             Trainer.Gradients gr = rec.gradients(x, y);
