@@ -710,27 +710,48 @@ public final class Trainer {
                     gemm(false, false, batch, hN, hN, masked(h[s], mh[g]), 0, hN, u, g * hN, g4, 1f, z, g * hN, g4);
                 }
             }
-            for (int b = 0; b < batch; b++) {
-                int gi = b * g4;
-                for (int j = 0; j < hN; j++) {
-                    float ig = apply(spec.recurrentActivation(), z[gi + j]);
-                    float fg = apply(spec.recurrentActivation(), z[gi + hN + j]);
-                    float gg = apply(spec.activation(), z[gi + 2 * hN + j]);
-                    float og = apply(spec.recurrentActivation(), z[gi + 3 * hN + j]);
-                    z[gi + j] = ig;
-                    z[gi + hN + j] = fg;
-                    z[gi + 2 * hN + j] = gg;
-                    z[gi + 3 * hN + j] = og;
-                    float cn = fg * c[s][b * hN + j] + ig * gg;
-                    c[s + 1][b * hN + j] = cn;
-                    float ac = apply(spec.activation(), cn);
-                    actC[s][b * hN + j] = ac;
-                    h[s + 1][b * hN + j] = og * ac;
-                }
-            }
+            lstmCells(spec, z, c[s], c[s + 1], h[s + 1], actC[s], batch, hN);
         }
         float[] out = layerOutput(spec.returnSequences(), h, batch, steps, hN);
         return new LstmCache(batch, steps, inputs, hN, xs, gates, c, h, actC, out, masks);
+    }
+
+    /**
+     * One step's LSTM cells for the whole batch: {@code z} holds the pre-activations [i|f|g|o] and
+     * receives the activated gates, computed by the vector kernels' {@code activate} on a native
+     * copy (the function inference computes, element for element); then {@code cNew}, {@code actC
+     * = act(cNew)} and {@code hNew} per unit.
+     */
+    private static void lstmCells(LstmSpec spec, float[] z, float[] cPrev, float[] cNew, float[] hNew, float[] actC,
+                                  int batch, int hN) {
+        int g4 = 4 * hN;
+        Activation act = spec.activation();
+        Activation rec = spec.recurrentActivation();
+        java.lang.foreign.MemorySegment gates = STAGING.get().a((long) batch * g4);
+        java.lang.foreign.ValueLayout.OfFloat f = java.lang.foreign.ValueLayout.JAVA_FLOAT;
+        java.lang.foreign.MemorySegment.copy(z, 0, gates, f, 0, batch * g4);
+        for (int b = 0; b < batch; b++) {
+            long gi = (long) b * g4;
+            if (act == rec) {
+                KERNELS.activate(rec, gates, gi, g4);
+            } else {
+                KERNELS.activate(rec, gates, gi, 2 * hN);
+                KERNELS.activate(act, gates, gi + 2L * hN, hN);
+                KERNELS.activate(rec, gates, gi + 3L * hN, hN);
+            }
+        }
+        java.lang.foreign.MemorySegment.copy(gates, f, 0, z, 0, batch * g4);
+        for (int b = 0; b < batch; b++) {
+            int gi = b * g4;
+            for (int j = 0; j < hN; j++) {
+                int bj = b * hN + j;
+                float cn = z[gi + hN + j] * cPrev[bj] + z[gi + j] * z[gi + 2 * hN + j];
+                cNew[bj] = cn;
+                float ac = apply(act, cn);
+                actC[bj] = ac;
+                hNew[bj] = z[gi + 3 * hN + j] * ac;
+            }
+        }
     }
 
     /** Fills {@code g} with the weight gradients and returns the gradient of the layer input. */
