@@ -149,9 +149,11 @@ final class RecurrentExec extends LayerExec {
 
     /**
      * Writes the input projection of {@code rows} input rows into {@code xp} ([rows, G·H]):
-     * {@code xp = x·W + b}. The bias is copied first and the GEMM accumulates onto it.
+     * {@code xp = x·W + b}. The bias is copied first and the GEMM accumulates onto it. Input rows
+     * are {@code ldx} floats apart (the features of one row, or of one sequence for the rows of
+     * one time step).
      */
-    void projectInputs(Backend backend, MemorySegment x, long xOff, int rows, MemorySegment xp) {
+    void projectInputs(Backend backend, MemorySegment x, long xOff, int ldx, int rows, MemorySegment xp) {
         float beta = 0f;
         if (inputBias != null) {
             long rowBytes = (long) width * Float.BYTES;
@@ -174,28 +176,11 @@ final class RecurrentExec extends LayerExec {
             if (beta == 0f) {
                 zero(xp, (long) rows * width);
             }
-            gemmPacked(rows, inputFeatures, width, packedInput, x, xOff, inputFeatures, xp, 0, width);
+            gemmPacked(rows, inputFeatures, width, packedInput, x, xOff, ldx, xp, 0, width);
             return;
         }
-        backend.sgemm(false, false, rows, width, inputFeatures, 1f, x, xOff, inputFeatures,
+        backend.sgemm(false, false, rows, width, inputFeatures, 1f, x, xOff, ldx,
                 kernel, 0, width, beta, xp, 0, width);
-    }
-
-    /**
-     * {@code xp[b] = x[b, t]·W + bias} for every batch row b of time step t: {@code in} is
-     * [batch, steps, features] ({@code seqStride = steps·features} floats per batch row), {@code xp}
-     * one step's gate rows [batch, G·H]. Float32 packed weights only.
-     */
-    private void projectStep(MemorySegment in, int t, int seqStride, int batch, MemorySegment xp) {
-        if (inputBias != null) {
-            long rowBytes = (long) width * Float.BYTES;
-            for (long r = 0; r < batch; r++) {
-                MemorySegment.copy(inputBias, 0, xp, r * rowBytes, rowBytes);
-            }
-        } else {
-            zero(xp, (long) batch * width);
-        }
-        gemmPacked(batch, inputFeatures, width, packedInput, in, (long) t * inputFeatures, seqStride, xp, 0, width);
     }
 
     /** Zeros the first {@code count} floats of {@code seg} (no slice: this runs in allocation-free steps). */
@@ -392,7 +377,7 @@ final class RecurrentExec extends LayerExec {
             }
             int rows = Math.multiplyExact(batch, steps);
             xp = ctx.scratchFloats((long) rows * width);
-            projectInputs(ctx.backend(), in, 0, rows, xp);
+            projectInputs(ctx.backend(), in, 0, inputFeatures, rows, xp);
         }
 
         StepState s = new StepState(this, batch, ctx::scratchFloats);
@@ -406,7 +391,7 @@ final class RecurrentExec extends LayerExec {
         for (int i = 0; i < steps; i++) {
             int t = rspec.goBackwards() ? steps - 1 - i : i;
             if (perStep) {
-                projectStep(in, t, (int) seqStride, batch, xp);
+                projectInputs(ctx.backend(), in, (long) t * inputFeatures, (int) seqStride, batch, xp);
                 step(ctx.backend(), ctx.kernels(), xp, 0, width, batch, s, zeroStart && i == 0);
             } else {
                 step(ctx.backend(), ctx.kernels(), xp, (long) t * width, (int) stride, batch, s, zeroStart && i == 0);

@@ -549,15 +549,6 @@ public final class Trainer {
 
     // ------------------------------------------------------------------ activations
 
-    /**
-     * The activation as inference computes it (the kernels' rational tanh for tanh and sigmoid,
-     * within 3e-7 of the exact functions and several times cheaper than Math.tanh and Math.exp):
-     * a trained model then gives exactly the outputs it was trained with.
-     */
-    private static float apply(Activation a, float v) {
-        return a.apply(v);
-    }
-
     /** The derivative, written in terms of the activation's output {@code y}. */
     private static float derivative(Activation a, float y) {
         return switch (a) {
@@ -747,7 +738,7 @@ public final class Trainer {
                 int bj = b * hN + j;
                 float cn = z[gi + hN + j] * cPrev[bj] + z[gi + j] * z[gi + 2 * hN + j];
                 cNew[bj] = cn;
-                float ac = apply(act, cn);
+                float ac = act.apply(cn);
                 actC[bj] = ac;
                 hNew[bj] = z[gi + 3 * hN + j] * ac;
             }
@@ -918,8 +909,8 @@ public final class Trainer {
                     }
                 }
                 for (int j = 0; j < hN; j++) {
-                    z[s][b * hN + j] = apply(spec.recurrentActivation(), xz[j] + hp[j]);
-                    r[s][b * hN + j] = apply(spec.recurrentActivation(), xz[hN + j] + hp[hN + j]);
+                    z[s][b * hN + j] = spec.recurrentActivation().apply(xz[j] + hp[j]);
+                    r[s][b * hN + j] = spec.recurrentActivation().apply(xz[hN + j] + hp[hN + j]);
                 }
                 if (!after) {
                     for (int j = 0; j < hN; j++) {
@@ -939,7 +930,7 @@ public final class Trainer {
                     if (after) {
                         aux[s][bj] = hp[2 * hN + j]; // the recurrent projection the reset multiplies
                     }
-                    hh[s][bj] = apply(spec.activation(), pre);
+                    hh[s][bj] = spec.activation().apply(pre);
                     h[s + 1][bj] = z[s][bj] * hPrev[bj] + (1 - z[s][bj]) * hh[s][bj];
                 }
             }
@@ -1188,7 +1179,7 @@ public final class Trainer {
         for (int r = 0; r < rows; r++) {
             if (a != null) {
                 for (int j = 0; j < n; j++) {
-                    out[r * n + j] = apply(a, out[r * n + j]);
+                    out[r * n + j] = a.apply(out[r * n + j]);
                 }
             }
             if (a == null) { // softmax over the row, max-subtracted
