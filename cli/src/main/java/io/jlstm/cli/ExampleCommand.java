@@ -21,8 +21,8 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code jlstm example NAME}: trains one of the training issue's seed examples with the reference
- * (heap) trainer, prints a line per epoch and the final figures, and writes history.json,
+ * {@code jlstm example NAME}: trains one of the training issue's seed examples with the {@link
+ * Trainer} (on the backend {@code jlstm.backend} selects), prints a line per epoch and the final figures, and writes history.json,
  * loss.png and model.safetensors.
  */
 @Command(name = "example", mixinStandardHelpOptions = true,
@@ -127,12 +127,14 @@ final class ExampleCommand implements Callable<Integer> {
         try (Sequential initial = s.model()) {
             trainer = new Trainer(initial, s.optimizer(), Losses.meanSquaredError());
         }
-        Fit fit = Fit.of(trainer).epochs(epochs).batchSize(batch).shuffle(true, seed)
-                .validationSplit(s.validationSplit()).callbacks(new Callback.ProgressListener(Examples.lines(w)));
-        long t0 = System.nanoTime();
-        History h = fit.run(s.data().xTensor(), s.data().yTensor());
-        double seconds = (System.nanoTime() - t0) / 1e9;
-        return new Run(trainer.toModel(null), h, seconds);
+        try (trainer) {
+            Fit fit = Fit.of(trainer).epochs(epochs).batchSize(batch).shuffle(true, seed)
+                    .validationSplit(s.validationSplit()).callbacks(new Callback.ProgressListener(Examples.lines(w)));
+            long t0 = System.nanoTime();
+            History h = fit.run(s.data().xTensor(), s.data().yTensor());
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            return new Run(trainer.toModel(null), h, seconds);
+        }
     }
 
     private static void figures(Examples.Setup s, Run r, Sequential model, PrintWriter w) {

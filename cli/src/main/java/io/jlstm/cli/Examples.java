@@ -26,9 +26,6 @@ final class Examples {
     static final List<String> NAMES = List.of("sum-of-sequence", "random-regression", "relu-lstm", "stacked-forecast",
             "fashion-mnist");
 
-    /** Examples named by the training issue that are not offered yet. */
-    static final List<String> NOT_YET = List.of();
-
     /** Inputs [samples, time, features] and targets [samples, 1]. */
     record Data(float[] x, float[] y, int samples, int time, int features) {
         Tensor xTensor() {
@@ -103,10 +100,6 @@ final class Examples {
     static final int RELU_EPOCHS = 12;
 
     static String unknown(String name) {
-        if (NOT_YET.contains(name)) {
-            return "example '" + name + "' is not available yet: it needs the fast (off-heap) trainer, which is "
-                    + "still to come; available examples: " + String.join(", ", NAMES);
-        }
         return "unknown example '" + name + "'; available examples: " + String.join(", ", NAMES);
     }
 

@@ -123,11 +123,15 @@ final class FashionMnist {
             trainer = new Trainer(initial, new Optimizer.Adam(lr, 0.9f, 0.999f, 1e-7f, Optimizer.AdamForm.KERAS3),
                     Losses.sparseCategoricalCrossentropy(false));
         }
-        Fit fit = Fit.of(trainer).epochs(epochs).batchSize(batch).shuffle(true, seed).validationSplit(0.1)
-                .callbacks(new Callback.ProgressListener(Examples.lines(w)));
-        long t0 = System.nanoTime();
-        History h = fit.run(train.xTensor(0, train.n()), Tensor.of(train.y(), train.n(), 1));
-        double seconds = (System.nanoTime() - t0) / 1e9;
+        History h;
+        double seconds;
+        try (trainer) {
+            Fit fit = Fit.of(trainer).epochs(epochs).batchSize(batch).shuffle(true, seed).validationSplit(0.1)
+                    .callbacks(new Callback.ProgressListener(Examples.lines(w)));
+            long t0 = System.nanoTime();
+            h = fit.run(train.xTensor(0, train.n()), Tensor.of(train.y(), train.n(), 1));
+            seconds = (System.nanoTime() - t0) / 1e9;
+        }
         Files.createDirectories(dir);
         try (Sequential model = trainer.toModel(null)) {
             int correct = 0;

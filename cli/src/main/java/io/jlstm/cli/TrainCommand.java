@@ -24,7 +24,7 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code jlstm train}: builds the model a JSON spec describes (Keras' default initialisation,
- * seeded), trains it on X and Y with the reference trainer, prints a line per epoch and the final
+ * seeded), trains it on X and Y with the {@link Trainer}, prints a line per epoch and the final
  * figures, and writes the model and, if asked, the history.
  */
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
@@ -154,11 +154,15 @@ final class TrainCommand implements Callable<Integer> {
                 Arrays.toString(xs), Arrays.toString(ys), nEpochs, batch, split, sd));
         w.flush();
 
-        Fit fit = Fit.of(trainer).epochs(nEpochs).batchSize(batch).shuffle(s.shuffle(), sd).validationSplit(split)
-                .metrics(s.fitMetrics()).callbacks(new Callback.ProgressListener(Examples.lines(w)));
-        long t0 = System.nanoTime();
-        History h = fit.run(x, y);
-        double seconds = (System.nanoTime() - t0) / 1e9;
+        History h;
+        double seconds;
+        try (trainer) {
+            Fit fit = Fit.of(trainer).epochs(nEpochs).batchSize(batch).shuffle(s.shuffle(), sd).validationSplit(split)
+                    .metrics(s.fitMetrics()).callbacks(new Callback.ProgressListener(Examples.lines(w)));
+            long t0 = System.nanoTime();
+            h = fit.run(x, y);
+            seconds = (System.nanoTime() - t0) / 1e9;
+        }
 
         try (Sequential model = trainer.toModel(null)) {
             model.save(out);

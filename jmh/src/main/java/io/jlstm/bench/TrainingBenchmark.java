@@ -27,6 +27,7 @@ import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
@@ -35,8 +36,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * fashion-mnist subset (1024 images as 28 steps of 28 pixels, LSTM(128, relu) → Dense(128, relu)
  * → Dense(10, softmax), adam, sparse crossentropy, batch 128). Samples per second = samples /
  * (time per epoch). {@code threads} sets {@code jlstm.threads} in the forked JVM before the
- * trainer loads: with 2, the trainer's large products are split across the step helper thread
- * (bit-identical weights either way).
+ * trainer loads: with 2, the java backend splits the trainer's large products across the step
+ * helper thread (bit-identical weights either way) and OpenBLAS runs two threads of its own.
+ * {@code backend} is the model's backend, on which the trainer runs its products.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -51,6 +53,9 @@ public class TrainingBenchmark {
 
     @Param({"1", "2"})
     public int threads;
+
+    @Param({"java", "openblas"})
+    public String backend;
 
     private Trainer trainer;
     private Tensor[] xs;
@@ -70,7 +75,7 @@ public class TrainingBenchmark {
                 ? new LayerSpec[] {LstmSpec.of(128).activation(Activation.RELU), DenseSpec.of(128, DenseActivation.RELU),
                         DenseSpec.of(10, DenseActivation.SOFTMAX)}
                 : new LayerSpec[] {LstmSpec.of(50), DenseSpec.of(1, DenseActivation.LINEAR)};
-        Sequential.Builder b = Sequential.builder(features).backend(Backends.java());
+        Sequential.Builder b = Sequential.builder(features).backend(Backends.byName(backend).backend());
         int f = features;
         for (LayerSpec spec : layers) {
             Map<String, Tensor> w = new LinkedHashMap<>();
@@ -97,6 +102,11 @@ public class TrainingBenchmark {
                 ys[i].setFlat(j, fashion ? r.nextInt(10) : r.nextFloat() * 10);
             }
         }
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        trainer.close();
     }
 
     @Benchmark

@@ -12,7 +12,12 @@ import io.jlstm.layers.DenseSpec;
 import io.jlstm.layers.DropoutSpec;
 import io.jlstm.layers.LayerSpec;
 import io.jlstm.layers.LstmSpec;
+import io.jlstm.backend.OpenBlasBackend;
 import io.jlstm.simd.Activation;
+import io.jlstm.simd.KernelProvider;
+import io.jlstm.simd.Kernels;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -24,13 +29,26 @@ import java.util.SequencedMap;
 /**
  * Backpropagation through time for stacks of LSTM, GRU (both reset_after forms), Bidirectional,
  * Dense and Dropout layers (every option inference has, go_backwards and softmax included), with a
- * {@link Loss} (Keras' reduction) and one optimizer step per call. This is the reference implementation the training work starts from: exact float32
- * arithmetic on heap arrays, checked against TensorFlow.js on the reference training cases.
+ * {@link Loss} (Keras' reduction) and one optimizer step per call. Checked against TensorFlow.js
+ * on the reference training cases.
+ *
+ * <p><b>Memory and backends.</b> A pass (forward, loss, backward) runs on native buffers of the
+ * trainer's {@link Workspace}: the input, every layer's activations and caches, a copy of the
+ * weights as they are at the start of the pass, and the gradients. Its products (the input
+ * projection of all steps, each step's recurrent product, and their transposed products on the
+ * way back) go through the model's {@link Backend} ({@code java} or {@code openblas}), the one
+ * inference uses; the pointwise work (gates, cell updates, their derivatives) runs in Java, the
+ * gate activations through the same vector kernels as inference. The weights the optimizer updates
+ * and the gradients {@link #gradients} returns are heap arrays (O(parameters) copies per pass).
  *
  * <p>The trainer copies the model's weights when it is created and owns those copies; {@link
- * #toModel} builds a new model from them. Not thread-safe.
+ * #toModel} builds a new model from them. The workspace holds about the largest pass's native
+ * memory until {@link #close()}, which frees it; a closed trainer refuses further passes but still
+ * gives its weights. Not thread-safe.
  */
-public final class Trainer {
+public final class Trainer implements AutoCloseable {
+
+    private static final Kernels KERNELS = KernelProvider.get();
 
     private final int inputFeatures;
     private final List<LayerSpec> specs;
@@ -43,18 +61,28 @@ public final class Trainer {
     private final float[] dropout;          // per layer: input dropout rate of recurrent layers (training only)
     private final float[] recurrentDropout; // per layer: recurrent dropout rate
     private java.util.Random dropoutRandom = new java.util.Random(0);
+    private final Backend backend;
+    /** Whether the backend runs its own threads (OpenBLAS): its products are not split across the step helper. */
+    private final boolean blasThreads;
+    private final Workspace ws = new Workspace();
 
     /** Result of one forward and backward pass at the current weights. */
     public record Gradients(float loss, List<SequencedMap<String, float[]>> perLayer) {
     }
 
-    /** A trainer with the mean squared error loss. */
+    /** A trainer with the mean squared error loss, on the model's backend. */
     public Trainer(Sequential model, Optimizer optimizer) {
         this(model, optimizer, Loss.MSE);
     }
 
+    /**
+     * A trainer for {@code model}'s layers, starting from a copy of its weights; its products run
+     * on the model's backend ({@link Sequential#backend()}).
+     */
     public Trainer(Sequential model, Optimizer optimizer, Loss loss) {
         Objects.requireNonNull(model, "model");
+        this.backend = model.backend();
+        this.blasThreads = backend instanceof OpenBlasBackend;
         this.optimizer = Objects.requireNonNull(optimizer, "optimizer");
         this.loss = Objects.requireNonNull(loss, "loss");
         this.inputFeatures = model.inputFeatures();
@@ -94,6 +122,22 @@ public final class Trainer {
             shapes.add(s);
             sequence = spec.outputIsSequence(sequence);
         }
+    }
+
+    /** The backend the products run on (the model's). */
+    public Backend backend() {
+        return backend;
+    }
+
+    /** Frees the native workspace; later passes throw {@link IllegalStateException}. Idempotent. */
+    @Override
+    public void close() {
+        ws.close();
+    }
+
+    /** Bytes of native memory the workspace holds now (tests check that passes reuse it). */
+    long workspaceBytes() {
+        return ws.reservedBytes();
     }
 
     /** A copy of weight {@code name} of layer {@code layer}. */
@@ -299,11 +343,50 @@ public final class Trainer {
 
     // ------------------------------------------------------------------ the pass
 
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
+
+    private static float get(MemorySegment s, long i) {
+        return s.getAtIndex(F, i);
+    }
+
+    private static void set(MemorySegment s, long i, float v) {
+        s.setAtIndex(F, i, v);
+    }
+
+    private static void add(MemorySegment s, long i, float v) {
+        s.setAtIndex(F, i, s.getAtIndex(F, i) + v);
+    }
+
+    /** A workspace copy of a heap array. */
+    private MemorySegment onWorkspace(float[] a) {
+        MemorySegment s = ws.floats(a.length);
+        MemorySegment.copy(a, 0, s, F, 0, a.length);
+        return s;
+    }
+
+    private static float[] array(MemorySegment s) {
+        return s.toArray(F);
+    }
+
+    /** Copies {@code n} floats from {@code src[srcOff..]} to {@code dst[dstOff..]} (offsets in floats). */
+    private static void copy(MemorySegment src, long srcOff, MemorySegment dst, long dstOff, long n) {
+        MemorySegment.copy(src, srcOff * Float.BYTES, dst, dstOff * Float.BYTES, n * Float.BYTES);
+    }
+
+    /** {@code dst[0..n) = src[off..off+n) ⊙ mask}. */
+    private static void maskInto(MemorySegment src, long off, int n, float[] mask, MemorySegment dst) {
+        for (int i = 0; i < n; i++) {
+            set(dst, i, get(src, off + i) * mask[i]);
+        }
+    }
+
     /**
      * What a forward pass leaves: the last layer's output (rows of {@code features} values, [B, T,
-     * F] when {@code sequence}, else [B, F]) and each layer's cache for the backward pass.
+     * F] when {@code sequence}, else [B, F]), each layer's cache for the backward pass and the
+     * workspace copies of the weights. All on the workspace, valid until the next pass.
      */
-    private record Forward(float[] output, boolean sequence, int features, int batch, int steps, Object[] caches) {
+    private record Forward(MemorySegment output, boolean sequence, int features, int batch, int steps,
+                           Object[] caches, List<Map<String, MemorySegment>> weights) {
     }
 
     /**
@@ -312,7 +395,7 @@ public final class Trainer {
      * training step; without, nothing drops. Tests look at the masks through it.
      */
     float[] output(Tensor x, boolean training) {
-        return forward(x, training).output();
+        return array(forward(x, training).output());
     }
 
     private Forward forward(Tensor x, boolean training) {
@@ -324,46 +407,62 @@ public final class Trainer {
         }
         int batch = (int) xs[0];
         int steps = (int) xs[1];
+        ws.reset();
+        // the weights as this pass sees them: the optimizer updates the heap arrays between passes
+        List<Map<String, MemorySegment>> w = new ArrayList<>();
+        for (var layer : weights) {
+            Map<String, MemorySegment> m = new LinkedHashMap<>();
+            for (var e : layer.entrySet()) {
+                m.put(e.getKey(), onWorkspace(e.getValue()));
+            }
+            w.add(m);
+        }
         Object[] caches = new Object[specs.size()];
-        float[] cur = x.toFloatArray();
+        MemorySegment cur = ws.floats(x.size());
+        MemorySegment.copy(x.segment(), 0, cur, 0, x.size() * Float.BYTES);
         boolean sequence = true;
         int features = inputFeatures;
         for (int i = 0; i < specs.size(); i++) {
             LayerSpec spec = specs.get(i);
             if (spec instanceof RecurrentSpec r) {
-                RecurrentCache c = recurrentForward(r, weights.get(i), "", cur, batch, steps, features,
+                RecurrentCache c = recurrentForward(r, w.get(i), "", cur, batch, steps, features,
                         masks(i, training, r.gates(), batch, features, r.units()));
                 caches[i] = c;
                 cur = c.output();
             } else if (spec instanceof BidirectionalSpec b) {
-                BidiCache c = bidiForward(b, weights.get(i), cur, batch, steps, features,
+                BidiCache c = bidiForward(b, w.get(i), cur, batch, steps, features,
                         masks(i, training, b.layer().gates(), batch, features, b.layer().units()),
                         masks(i, training, b.layer().gates(), batch, features, b.layer().units()));
                 caches[i] = c;
                 cur = c.output;
             } else if (spec instanceof DropoutSpec d) {
                 // a new mask per sample, time step and element, as Keras' Dropout without noise_shape
-                float[] m = training ? mask(cur.length, d.rate()) : null;
+                int n = Math.toIntExact(cur.byteSize() / Float.BYTES);
+                float[] m = training ? mask(n, d.rate()) : null;
                 caches[i] = new DropoutCache(m);
-                cur = masked(cur, m);
+                if (m != null) {
+                    MemorySegment dropped = ws.floats(n);
+                    maskInto(cur, 0, n, m, dropped);
+                    cur = dropped;
+                }
             } else {
                 DenseSpec d = (DenseSpec) spec;
                 int rows = sequence ? batch * steps : batch;
-                DenseCache c = denseForward(d, weights.get(i), cur, rows, features);
+                DenseCache c = denseForward(d, w.get(i), cur, rows, features);
                 caches[i] = c;
                 cur = c.output;
             }
             sequence = spec.outputIsSequence(sequence);
             features = spec.outputFeatures(features);
         }
-        return new Forward(cur, sequence, features, batch, steps, caches);
+        return new Forward(cur, sequence, features, batch, steps, caches, w);
     }
 
     private Gradients pass(Tensor x, Tensor y, boolean backward) {
         Objects.requireNonNull(x, "x");
         Objects.requireNonNull(y, "y");
         Forward f = forward(x, backward);
-        float[] cur = f.output();
+        float[] cur = array(f.output());
         boolean sequence = f.sequence();
         int features = f.features();
         int batch = f.batch();
@@ -400,25 +499,30 @@ public final class Trainer {
         for (int i = 0; i < specs.size(); i++) {
             grads.add(null);
         }
-        float[] d = dOut;
+        MemorySegment d = onWorkspace(dOut);
         for (int i = specs.size() - 1; i >= 0; i--) {
             SequencedMap<String, float[]> g = new LinkedHashMap<>();
+            Map<String, MemorySegment> w = f.weights().get(i);
             if (caches[i] instanceof RecurrentCache c) {
-                d = recurrentBackward((RecurrentSpec) specs.get(i), weights.get(i), "", c, d, g, truncate);
+                d = recurrentBackward((RecurrentSpec) specs.get(i), w, "", c, d, g);
             } else if (caches[i] instanceof BidiCache c) {
-                d = bidiBackward((BidirectionalSpec) specs.get(i), weights.get(i), c, d, g, truncate);
+                d = bidiBackward((BidirectionalSpec) specs.get(i), w, c, d, g);
             } else if (caches[i] instanceof DropoutCache c) {
-                d = masked(d, c.mask()); // the same mask on the way back
+                if (c.mask() != null) { // the same mask on the way back
+                    MemorySegment dm = ws.floats(c.mask().length);
+                    maskInto(d, 0, c.mask().length, c.mask(), dm);
+                    d = dm;
+                }
             } else {
-                d = denseBackward((DenseSpec) specs.get(i), weights.get(i), (DenseCache) caches[i], d, g);
+                d = denseBackward((DenseSpec) specs.get(i), w, (DenseCache) caches[i], d, g);
             }
             if (l2 > 0) {
                 for (var e : g.entrySet()) {
                     if (e.getKey().endsWith("kernel")) {
-                        float[] w = weights.get(i).get(e.getKey());
+                        float[] wv = weights.get(i).get(e.getKey());
                         float[] gw = e.getValue();
                         for (int j = 0; j < gw.length; j++) {
-                            gw[j] += 2 * l2 * w[j];
+                            gw[j] += 2 * l2 * wv[j];
                         }
                     }
                 }
@@ -430,120 +534,45 @@ public final class Trainer {
 
     // ------------------------------------------------------------------ products
 
-    private static final io.jlstm.simd.Kernels KERNELS = io.jlstm.simd.KernelProvider.get();
-
     /** Products smaller than this many multiply-adds run on one thread (a hand-off costs a few µs). */
     private static final long MIN_SPLIT_MACS = 1L << 20;
     /** Columns of one side of a column split are a multiple of this (the GEMM's 3-vector panels at 512 bits). */
     private static final int SPLIT_COLUMNS = 48;
 
     /**
-     * Row-major {@code C = op(A)·op(B) + beta·C} over heap arrays, through the Vector API kernels.
-     * With {@code jlstm.threads=2} a large product is split across the step helper thread, by
-     * columns of C (or by rows when C is narrow): the kernels compute every element of C the same
-     * way (one fused multiply-add chain over k, then alpha and beta) whatever tile it falls in, so
-     * the result is bit-identical to one thread's.
+     * Row-major {@code C = op(A)·op(B) + beta·C} over workspace buffers, on the model's backend.
+     * With {@code jlstm.threads=2} and the java backend a large product is split across the step
+     * helper thread, by columns of C (or by rows when C is narrow): the kernels compute every
+     * element of C the same way (one fused multiply-add chain over k, then alpha and beta)
+     * whatever tile it falls in, so the result is bit-identical to one thread's. OpenBLAS runs its
+     * own threads ({@code jlstm.threads} of them) and is called whole.
      */
-    private static void gemm(boolean transA, boolean transB, int m, int n, int k, float[] a, long aOff, int lda,
-                             float[] b, long bOff, int ldb, float beta, float[] c, long cOff, int ldc) {
-        StepPool pool = (long) m * n * k >= MIN_SPLIT_MACS ? StepPool.get() : null;
+    private void gemm(boolean transA, boolean transB, int m, int n, int k, MemorySegment a, long aOff, int lda,
+                      MemorySegment b, long bOff, int ldb, float beta, MemorySegment c, long cOff, int ldc) {
+        if (m == 0 || n == 0) {
+            return;
+        }
+        StepPool pool = !blasThreads && (long) m * n * k >= MIN_SPLIT_MACS ? StepPool.get() : null;
         int nMid = n / 2 / SPLIT_COLUMNS * SPLIT_COLUMNS;
         int mMid = m / 2;
         if (pool == null || (nMid == 0 && mMid < 4)) {
-            gemmPart(transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+            backend.sgemm(transA, transB, m, n, k, 1f, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
             return;
         }
         if (nMid > 0) {
             pool.halves(part -> {
                 int from = part == 0 ? 0 : nMid;
                 int cols = part == 0 ? nMid : n - nMid;
-                gemmPart(transA, transB, m, cols, k, a, aOff, lda, b, bOff + (transB ? (long) from * ldb : from), ldb,
-                        beta, c, cOff + from, ldc);
+                backend.sgemm(transA, transB, m, cols, k, 1f, a, aOff, lda, b, bOff + (transB ? (long) from * ldb : from),
+                        ldb, beta, c, cOff + from, ldc);
             });
         } else {
             pool.halves(part -> {
                 int from = part == 0 ? 0 : mMid;
                 int rows = part == 0 ? mMid : m - mMid;
-                gemmPart(transA, transB, rows, n, k, a, aOff + (transA ? from : (long) from * lda), lda, b, bOff, ldb,
-                        beta, c, cOff + (long) from * ldc, ldc);
+                backend.sgemm(transA, transB, rows, n, k, 1f, a, aOff + (transA ? from : (long) from * lda), lda, b, bOff,
+                        ldb, beta, c, cOff + (long) from * ldc, ldc);
             });
-        }
-    }
-
-    /**
-     * One thread's product. The operands are copied into this thread's native staging buffers
-     * first: the Vector API kernels run 2.5-3x faster on native segments than on heap arrays
-     * (measured 106 against 39 GFLOP/s at 128x512x128), and a kernel that has seen both kinds
-     * in one JVM slows down on both (29 and 13). The copies are O(mk + kn + mn) against O(mnk).
-     */
-    private static void gemmPart(boolean transA, boolean transB, int m, int n, int k, float[] a, long aOff, int lda,
-                                 float[] b, long bOff, int ldb, float beta, float[] c, long cOff, int ldc) {
-        if (m == 0 || n == 0) {
-            return;
-        }
-        long aCount = extent(transA ? k : m, transA ? m : k, lda);
-        long bCount = extent(transB ? n : k, transB ? k : n, ldb);
-        long cCount = extent(m, n, ldc);
-        Staging st = STAGING.get();
-        java.lang.foreign.MemorySegment sa = st.a(aCount);
-        java.lang.foreign.MemorySegment sb = st.b(bCount);
-        java.lang.foreign.MemorySegment sc = st.c(cCount);
-        java.lang.foreign.MemorySegment.copy(a, Math.toIntExact(aOff), sa, java.lang.foreign.ValueLayout.JAVA_FLOAT, 0,
-                Math.toIntExact(aCount));
-        java.lang.foreign.MemorySegment.copy(b, Math.toIntExact(bOff), sb, java.lang.foreign.ValueLayout.JAVA_FLOAT, 0,
-                Math.toIntExact(bCount));
-        // C row by row, its n columns only: between them (ldc > n) lie columns another thread may
-        // be writing at the same time (the other half of a column split)
-        int base = Math.toIntExact(cOff);
-        for (int i = 0; i < m; i++) {
-            java.lang.foreign.MemorySegment.copy(c, base + i * ldc, sc, java.lang.foreign.ValueLayout.JAVA_FLOAT,
-                    (long) i * ldc * Float.BYTES, n);
-        }
-        KERNELS.sgemm(transA, transB, m, n, k, 1f, sa, 0, lda, sb, 0, ldb, beta, sc, 0, ldc);
-        for (int i = 0; i < m; i++) {
-            java.lang.foreign.MemorySegment.copy(sc, java.lang.foreign.ValueLayout.JAVA_FLOAT, (long) i * ldc * Float.BYTES,
-                    c, base + i * ldc, n);
-        }
-    }
-
-    /** Floats a row-major {@code rows x cols} matrix with leading dimension {@code ld} spans. */
-    private static long extent(int rows, int cols, int ld) {
-        return rows == 0 || cols == 0 ? 0 : (long) (rows - 1) * ld + cols;
-    }
-
-    private static final ThreadLocal<Staging> STAGING = ThreadLocal.withInitial(Staging::new);
-
-    /**
-     * One thread's native copies of a product's operands: three buffers that grow to the largest
-     * operand seen and are reused. Their automatic arena frees them once the thread (and so the
-     * ThreadLocal) is gone.
-     */
-    private static final class Staging {
-        private java.lang.foreign.MemorySegment a = java.lang.foreign.MemorySegment.NULL;
-        private java.lang.foreign.MemorySegment b = java.lang.foreign.MemorySegment.NULL;
-        private java.lang.foreign.MemorySegment c = java.lang.foreign.MemorySegment.NULL;
-
-        java.lang.foreign.MemorySegment a(long floats) {
-            a = grow(a, floats);
-            return a;
-        }
-
-        java.lang.foreign.MemorySegment b(long floats) {
-            b = grow(b, floats);
-            return b;
-        }
-
-        java.lang.foreign.MemorySegment c(long floats) {
-            c = grow(c, floats);
-            return c;
-        }
-
-        private static java.lang.foreign.MemorySegment grow(java.lang.foreign.MemorySegment seg, long floats) {
-            long bytes = Math.max(1, floats) * Float.BYTES;
-            if (seg.byteSize() >= bytes) {
-                return seg;
-            }
-            return java.lang.foreign.Arena.ofAuto().allocate(Math.max(bytes, 2 * seg.byteSize()), 64);
         }
     }
 
@@ -564,20 +593,19 @@ public final class Trainer {
 
     /** What a recurrent layer's forward pass keeps for its backward pass; output in processing order. */
     private sealed interface RecurrentCache permits LstmCache, GruCache {
-        float[] output();
+        MemorySegment output();
     }
 
-    private static RecurrentCache recurrentForward(RecurrentSpec spec, Map<String, float[]> w, String prefix, float[] x,
-                                                   int batch, int steps, int inputs, Masks masks) {
+    private RecurrentCache recurrentForward(RecurrentSpec spec, Map<String, MemorySegment> w, String prefix,
+                                            MemorySegment x, int batch, int steps, int inputs, Masks masks) {
         return spec instanceof LstmSpec l ? lstmForward(l, w, prefix, x, batch, steps, inputs, masks)
                 : gruForward((GruSpec) spec, w, prefix, x, batch, steps, inputs, masks);
     }
 
-    private static float[] recurrentBackward(RecurrentSpec spec, Map<String, float[]> w, String prefix,
-                                             RecurrentCache c, float[] dOut, SequencedMap<String, float[]> g,
-                                             int truncate) {
-        return c instanceof LstmCache lc ? lstmBackward((LstmSpec) spec, w, prefix, lc, dOut, g, truncate)
-                : gruBackward((GruSpec) spec, w, prefix, (GruCache) c, dOut, g, truncate);
+    private MemorySegment recurrentBackward(RecurrentSpec spec, Map<String, MemorySegment> w, String prefix,
+                                            RecurrentCache c, MemorySegment dOut, SequencedMap<String, float[]> g) {
+        return c instanceof LstmCache lc ? lstmBackward((LstmSpec) spec, w, prefix, lc, dOut, g)
+                : gruBackward((GruSpec) spec, w, prefix, (GruCache) c, dOut, g);
     }
 
     /** Whether truncated BPTT cuts the gradient between processing steps {@code s} and {@code s + 1}. */
@@ -587,60 +615,53 @@ public final class Trainer {
 
     /**
      * {@code xs[g]}: the layer input [B, T, I] that gate block g's kernel sees (after its input
-     * dropout mask; one array for every gate when they share it); {@code masks} null without dropout.
+     * dropout mask; one buffer for every gate when they share it); {@code masks} null without
+     * dropout. {@code gates}: the activated gates [T][B, 4H] in processing order; {@code c} and
+     * {@code h}: the states [T+1][B, H] (index 0 the zero initial state); {@code actC} =
+     * act(c) [T][B, H].
      */
-    private record LstmCache(int batch, int steps, int inputs, int units, float[][] xs, float[][] gates, float[][] c,
-                             float[][] h, float[][] actC, float[] output, Masks masks) implements RecurrentCache {
+    private record LstmCache(int batch, int steps, int inputs, int units, MemorySegment[] xs, MemorySegment gates,
+                             MemorySegment c, MemorySegment h, MemorySegment actC, MemorySegment output, Masks masks)
+            implements RecurrentCache {
     }
 
     /**
-     * A recurrent layer's output from its states {@code h[1..steps]} (each [B, H]): the whole
-     * sequence [B, T, H] in processing order, or the last state [B, H].
+     * A recurrent layer's output from its states {@code h} [T+1][B, H]: the whole sequence [B, T,
+     * H] in processing order, or the last state [B, H] (a view of {@code h}).
      */
-    private static float[] layerOutput(boolean sequence, float[][] h, int batch, int steps, int hN) {
+    private MemorySegment layerOutput(boolean sequence, MemorySegment h, int batch, int steps, int hN) {
+        long bh = (long) batch * hN;
         if (!sequence) {
-            return h[steps].clone();
+            return h.asSlice(steps * bh * Float.BYTES, bh * Float.BYTES);
         }
-        float[] out = new float[batch * steps * hN];
+        MemorySegment out = ws.floats((long) batch * steps * hN);
         for (int s = 0; s < steps; s++) {
             for (int b = 0; b < batch; b++) {
-                System.arraycopy(h[s + 1], b * hN, out, (b * steps + s) * hN, hN);
+                copy(h, (s + 1) * bh + (long) b * hN, out, ((long) b * steps + s) * hN, hN);
             }
         }
         return out;
     }
 
-    /** {@code h ⊙ mask} element by element (a new array), or {@code h} itself without a mask. */
-    private static float[] masked(float[] h, float[] mask) {
-        if (mask == null) {
-            return h;
-        }
-        float[] m = new float[h.length];
-        for (int i = 0; i < h.length; i++) {
-            m[i] = h[i] * mask[i];
-        }
-        return m;
-    }
-
     /**
      * Per gate, the input [B, T, I] its kernel block sees: {@code x} times that gate's mask, the
-     * same mask at every time step. Gates that share a mask share the array; without masks every
+     * same mask at every time step. Gates that share a mask share the buffer; without masks every
      * entry is {@code x}.
      */
-    private static float[][] gateInputs(float[] x, float[][] mx, int gates, int batch, int steps, int inputs) {
-        float[][] xs = new float[gates][];
+    private MemorySegment[] gateInputs(MemorySegment x, float[][] mx, int gates, int batch, int steps, int inputs) {
+        MemorySegment[] xs = new MemorySegment[gates];
         for (int g = 0; g < gates; g++) {
             if (mx == null) {
                 xs[g] = x;
             } else if (g > 0 && mx[g] == mx[g - 1]) {
                 xs[g] = xs[g - 1];
             } else {
-                float[] xm = new float[x.length];
+                MemorySegment xm = ws.floats((long) batch * steps * inputs);
                 for (int b = 0; b < batch; b++) {
                     for (int t = 0; t < steps; t++) {
-                        int o = (b * steps + t) * inputs;
+                        long o = ((long) b * steps + t) * inputs;
                         for (int p = 0; p < inputs; p++) {
-                            xm[o + p] = x[o + p] * mx[g][b * inputs + p];
+                            set(xm, o + p, get(x, o + p) * mx[g][b * inputs + p]);
                         }
                     }
                 }
@@ -650,9 +671,9 @@ public final class Trainer {
         return xs;
     }
 
-    /** Whether every gate sees the same array. */
-    private static boolean shared(float[][] perGate) {
-        for (float[] a : perGate) {
+    /** Whether every gate sees the same buffer. */
+    private static boolean shared(MemorySegment[] perGate) {
+        for (MemorySegment a : perGate) {
             if (a != perGate[0]) {
                 return false;
             }
@@ -660,69 +681,119 @@ public final class Trainer {
         return true;
     }
 
-    private static LstmCache lstmForward(LstmSpec spec, Map<String, float[]> w, String prefix, float[] x, int batch,
-                                         int steps, int inputs, Masks masks) {
-        float[][] mh = masks == null ? null : masks.h();
-        float[][] xs = gateInputs(x, masks == null ? null : masks.x(), 4, batch, steps, inputs);
-        int hN = spec.units();
-        int g4 = 4 * hN;
-        float[] k = w.get(prefix + "kernel");
-        float[] u = w.get(prefix + "recurrent_kernel");
-        float[] bias = w.get(prefix + "bias");
-        float[][] gates = new float[steps][batch * g4];
-        float[][] c = new float[steps + 1][batch * hN];
-        float[][] h = new float[steps + 1][batch * hN];
-        float[][] actC = new float[steps][batch * hN];
-        // x·K + b for every (b, t) at once: rows b·T + t, as the inference path does
-        float[] xp = new float[batch * steps * g4];
+    /**
+     * {@code out = Σ_g x_g·K[:, block g] + rows of bias}, over all {@code rows} = B·T input rows
+     * at once, as the inference path projects a sequence: one product when every gate block sees
+     * the same input, else one per block.
+     */
+    private void project(MemorySegment[] xs, int rows, int inputs, int hN, MemorySegment k, MemorySegment bias,
+                         MemorySegment out) {
+        int width = xs.length * hN;
         if (bias != null) {
-            for (int r = 0; r < batch * steps; r++) {
-                System.arraycopy(bias, 0, xp, r * g4, g4);
+            for (int r = 0; r < rows; r++) {
+                copy(bias, 0, out, (long) r * width, width);
             }
         }
         float beta = bias != null ? 1f : 0f;
         if (shared(xs)) {
-            gemm(false, false, batch * steps, g4, inputs, xs[0], 0, inputs, k, 0, g4, beta, xp, 0, g4);
+            gemm(false, false, rows, width, inputs, xs[0], 0, inputs, k, 0, width, beta, out, 0, width);
         } else {
-            for (int g = 0; g < 4; g++) {
-                gemm(false, false, batch * steps, hN, inputs, xs[g], 0, inputs, k, g * hN, g4, beta, xp, g * hN, g4);
+            for (int g = 0; g < xs.length; g++) {
+                gemm(false, false, rows, hN, inputs, xs[g], 0, inputs, k, g * hN, width, beta, out, g * hN, width);
             }
         }
-        for (int s = 0; s < steps; s++) {
-            int t = spec.goBackwards() ? steps - 1 - s : s;
-            float[] z = gates[s]; // pre-activations first, activated in place below
-            for (int b = 0; b < batch; b++) {
-                System.arraycopy(xp, (b * steps + t) * g4, z, b * g4, g4);
-            }
-            if (s > 0 && mh == null) {
-                gemm(false, false, batch, g4, hN, h[s], 0, hN, u, 0, g4, 1f, z, 0, g4);
-            } else if (s > 0) {
-                for (int g = 0; g < 4; g++) {
-                    gemm(false, false, batch, hN, hN, masked(h[s], mh[g]), 0, hN, u, g * hN, g4, 1f, z, g * hN, g4);
+    }
+
+    /**
+     * The input side of a recurrent layer's backward step at input time {@code t}: {@code dK +=
+     * x_tᵀ·dz} and {@code dX[:, t] = dz·Kᵀ}, where gate block g saw {@code x⊙mx[g]} (so its
+     * share of dX takes the mask on the way back). {@code dz} is [B, gates·H].
+     */
+    private void inputGradients(MemorySegment[] xs, float[][] mx, int t, int batch, int steps, int inputs, int hN,
+                                MemorySegment dz, MemorySegment k, MemorySegment dK, MemorySegment dX,
+                                MemorySegment dxGate) {
+        int width = xs.length * hN;
+        long xOff = (long) t * inputs;
+        int ldx = steps * inputs;
+        if (shared(xs)) {
+            gemm(true, false, inputs, width, batch, xs[0], xOff, ldx, dz, 0, width, 1f, dK, 0, width);
+            gemm(false, true, batch, inputs, width, dz, 0, width, k, 0, width, 0f, dX, xOff, ldx);
+            if (mx != null) {
+                for (int b = 0; b < batch; b++) {
+                    long o = (long) b * ldx + xOff;
+                    for (int p = 0; p < inputs; p++) {
+                        set(dX, o + p, get(dX, o + p) * mx[0][b * inputs + p]);
+                    }
                 }
             }
-            lstmCells(spec, z, c[s], c[s + 1], h[s + 1], actC[s], batch, hN);
+            return;
         }
-        float[] out = layerOutput(spec.returnSequences(), h, batch, steps, hN);
+        for (int gate = 0; gate < xs.length; gate++) {
+            gemm(true, false, inputs, hN, batch, xs[gate], xOff, ldx, dz, gate * hN, width, 1f, dK, gate * hN, width);
+            gemm(false, true, batch, inputs, hN, dz, gate * hN, width, k, gate * hN, width, 0f, dxGate, 0, inputs);
+            for (int b = 0; b < batch; b++) {
+                long o = (long) b * ldx + xOff;
+                for (int p = 0; p < inputs; p++) {
+                    add(dX, o + p, get(dxGate, (long) b * inputs + p) * mx[gate][b * inputs + p]);
+                }
+            }
+        }
+    }
+
+    private LstmCache lstmForward(LstmSpec spec, Map<String, MemorySegment> w, String prefix, MemorySegment x,
+                                  int batch, int steps, int inputs, Masks masks) {
+        float[][] mh = masks == null ? null : masks.h();
+        MemorySegment[] xs = gateInputs(x, masks == null ? null : masks.x(), 4, batch, steps, inputs);
+        int hN = spec.units();
+        int g4 = 4 * hN;
+        long bh = (long) batch * hN;
+        long bg = (long) batch * g4;
+        MemorySegment k = w.get(prefix + "kernel");
+        MemorySegment u = w.get(prefix + "recurrent_kernel");
+        MemorySegment bias = w.get(prefix + "bias");
+        MemorySegment gates = ws.floats(steps * bg);
+        MemorySegment c = ws.floats((steps + 1) * bh);
+        MemorySegment h = ws.floats((steps + 1) * bh);
+        MemorySegment actC = ws.floats(steps * bh);
+        // x·K + b for every (b, t) at once: rows b·T + t, as the inference path does
+        MemorySegment xp = ws.floats((long) batch * steps * g4);
+        project(xs, batch * steps, inputs, hN, k, bias, xp);
+        MemorySegment hm = mh == null ? null : ws.floats(bh);
+        for (int s = 0; s < steps; s++) {
+            int t = spec.goBackwards() ? steps - 1 - s : s;
+            long zo = s * bg; // this step's pre-activations, activated in place by lstmCells
+            for (int b = 0; b < batch; b++) {
+                copy(xp, ((long) b * steps + t) * g4, gates, zo + (long) b * g4, g4);
+            }
+            if (s > 0 && mh == null) {
+                gemm(false, false, batch, g4, hN, h, s * bh, hN, u, 0, g4, 1f, gates, zo, g4);
+            } else if (s > 0) {
+                for (int g = 0; g < 4; g++) {
+                    maskInto(h, s * bh, (int) bh, mh[g], hm);
+                    gemm(false, false, batch, hN, hN, hm, 0, hN, u, g * hN, g4, 1f, gates, zo + g * hN, g4);
+                }
+            }
+            lstmCells(spec, gates, zo, c, h, actC, s * bh, batch, hN);
+        }
+        MemorySegment out = layerOutput(spec.returnSequences(), h, batch, steps, hN);
         return new LstmCache(batch, steps, inputs, hN, xs, gates, c, h, actC, out, masks);
     }
 
     /**
-     * One step's LSTM cells for the whole batch: {@code z} holds the pre-activations [i|f|g|o] and
-     * receives the activated gates, computed by the vector kernels' {@code activate} on a native
-     * copy (the function inference computes, element for element); then {@code cNew}, {@code actC
-     * = act(cNew)} and {@code hNew} per unit.
+     * One step's LSTM cells for the whole batch: {@code gates[zo..]} holds the pre-activations
+     * [i|f|g|o] per row and receives the activated gates, computed by the vector kernels'
+     * {@code activate} (the function inference computes, element for element); then the new cell
+     * state at {@code c[so + B·H..]}, {@code actC[so..] = act(c)} and the new state at {@code
+     * h[so + B·H..]}, from the previous cell state at {@code c[so..]}.
      */
-    private static void lstmCells(LstmSpec spec, float[] z, float[] cPrev, float[] cNew, float[] hNew, float[] actC,
-                                  int batch, int hN) {
+    private static void lstmCells(LstmSpec spec, MemorySegment gates, long zo, MemorySegment c, MemorySegment h,
+                                  MemorySegment actC, long so, int batch, int hN) {
         int g4 = 4 * hN;
+        long bh = (long) batch * hN;
         Activation act = spec.activation();
         Activation rec = spec.recurrentActivation();
-        java.lang.foreign.MemorySegment gates = STAGING.get().a((long) batch * g4);
-        java.lang.foreign.ValueLayout.OfFloat f = java.lang.foreign.ValueLayout.JAVA_FLOAT;
-        java.lang.foreign.MemorySegment.copy(z, 0, gates, f, 0, batch * g4);
         for (int b = 0; b < batch; b++) {
-            long gi = (long) b * g4;
+            long gi = zo + (long) b * g4;
             if (act == rec) {
                 KERNELS.activate(rec, gates, gi, g4);
             } else {
@@ -731,117 +802,112 @@ public final class Trainer {
                 KERNELS.activate(rec, gates, gi + 3L * hN, hN);
             }
         }
-        java.lang.foreign.MemorySegment.copy(gates, f, 0, z, 0, batch * g4);
         for (int b = 0; b < batch; b++) {
-            int gi = b * g4;
+            long gi = zo + (long) b * g4;
             for (int j = 0; j < hN; j++) {
-                int bj = b * hN + j;
-                float cn = z[gi + hN + j] * cPrev[bj] + z[gi + j] * z[gi + 2 * hN + j];
-                cNew[bj] = cn;
-                float ac = act.apply(cn);
-                actC[bj] = ac;
-                hNew[bj] = z[gi + 3 * hN + j] * ac;
+                long bj = (long) b * hN + j;
+                float cn = get(gates, gi + hN + j) * get(c, so + bj) + get(gates, gi + j) * get(gates, gi + 2 * hN + j);
+                set(c, so + bh + bj, cn);
+            }
+        }
+        copy(c, so + bh, actC, so, bh);
+        KERNELS.activate(act, actC, so, (int) bh);
+        for (int b = 0; b < batch; b++) {
+            long gi = zo + (long) b * g4;
+            for (int j = 0; j < hN; j++) {
+                long bj = (long) b * hN + j;
+                set(h, so + bh + bj, get(gates, gi + 3 * hN + j) * get(actC, so + bj));
             }
         }
     }
 
+    /** The gradient that reaches state {@code s}'s output from above: dOut's row for step s, if it has one. */
+    private static float dOutAt(MemorySegment dOut, boolean sequence, int b, int s, int steps, int hN, int j) {
+        if (sequence) {
+            return get(dOut, ((long) b * steps + s) * hN + j);
+        }
+        return s == steps - 1 ? get(dOut, (long) b * hN + j) : 0f;
+    }
+
     /** Fills {@code g} with the weight gradients and returns the gradient of the layer input. */
-    private static float[] lstmBackward(LstmSpec spec, Map<String, float[]> w, String prefix, LstmCache c,
-                                        float[] dOut, SequencedMap<String, float[]> g, int truncate) {
+    private MemorySegment lstmBackward(LstmSpec spec, Map<String, MemorySegment> w, String prefix, LstmCache c,
+                                       MemorySegment dOut, SequencedMap<String, float[]> g) {
         int hN = c.units;
         int g4 = 4 * hN;
         int batch = c.batch;
         int steps = c.steps;
         int inputs = c.inputs;
-        float[] k = w.get(prefix + "kernel");
-        float[] u = w.get(prefix + "recurrent_kernel");
-        float[] dK = new float[k.length];
-        float[] dU = new float[u.length];
-        float[] dB = new float[4 * hN];
-        float[] dX = new float[batch * steps * inputs];
-        float[] dhNext = new float[batch * hN];
-        float[] dcNext = new float[batch * hN];
-        float[] dz = new float[batch * g4];
-        float[] dxGate = new float[batch * inputs];
-        float[] dhGate = new float[batch * hN];
+        long bh = (long) batch * hN;
+        long bg = (long) batch * g4;
+        Activation act = spec.activation();
+        Activation rec = spec.recurrentActivation();
+        boolean sequence = spec.returnSequences();
+        float[][] mx = c.masks == null ? null : c.masks.x();
+        float[][] mh = c.masks == null ? null : c.masks.h();
+        MemorySegment k = w.get(prefix + "kernel");
+        MemorySegment u = w.get(prefix + "recurrent_kernel");
+        MemorySegment dK = ws.floats(k.byteSize() / Float.BYTES);
+        MemorySegment dU = ws.floats(u.byteSize() / Float.BYTES);
+        MemorySegment dB = ws.floats(g4);
+        MemorySegment dX = ws.floats((long) batch * steps * inputs);
+        MemorySegment dhNext = ws.floats(bh);
+        MemorySegment dcNext = ws.floats(bh);
+        MemorySegment dz = ws.floats(bg);
+        MemorySegment dxGate = shared(c.xs) ? null : ws.floats((long) batch * inputs);
+        MemorySegment dhGate = mh == null ? null : ws.floats(bh);
+        MemorySegment hm = mh == null ? null : ws.floats(bh);
         for (int s = steps - 1; s >= 0; s--) {
             int t = spec.goBackwards() ? steps - 1 - s : s;
             if (cut(truncate, s, steps)) {
-                java.util.Arrays.fill(dhNext, 0f);
-                java.util.Arrays.fill(dcNext, 0f);
+                dhNext.fill((byte) 0);
+                dcNext.fill((byte) 0);
             }
+            long zo = s * bg;
+            long so = s * bh;
             for (int b = 0; b < batch; b++) {
-                int gi = b * g4;
+                long gi = (long) b * g4;
+                long gz = zo + gi;
                 for (int j = 0; j < hN; j++) {
-                    int bj = b * hN + j;
-                    float dh = dhNext[bj];
-                    if (spec.returnSequences()) {
-                        dh += dOut[(b * steps + s) * hN + j];
-                    } else if (s == steps - 1) {
-                        dh += dOut[bj];
-                    }
-                    float ig = c.gates[s][gi + j];
-                    float fg = c.gates[s][gi + hN + j];
-                    float gg = c.gates[s][gi + 2 * hN + j];
-                    float og = c.gates[s][gi + 3 * hN + j];
-                    float ac = c.actC[s][bj];
-                    float dc = dcNext[bj] + dh * og * derivative(spec.activation(), ac);
-                    dz[gi + j] = dc * gg * derivative(spec.recurrentActivation(), ig);
-                    dz[gi + hN + j] = dc * c.c[s][bj] * derivative(spec.recurrentActivation(), fg);
-                    dz[gi + 2 * hN + j] = dc * ig * derivative(spec.activation(), gg);
-                    dz[gi + 3 * hN + j] = dh * ac * derivative(spec.recurrentActivation(), og);
-                    dcNext[bj] = dc * fg;
+                    long bj = (long) b * hN + j;
+                    float dh = get(dhNext, bj) + dOutAt(dOut, sequence, b, s, steps, hN, j);
+                    float ig = get(c.gates, gz + j);
+                    float fg = get(c.gates, gz + hN + j);
+                    float gg = get(c.gates, gz + 2 * hN + j);
+                    float og = get(c.gates, gz + 3 * hN + j);
+                    float ac = get(c.actC, so + bj);
+                    float dc = get(dcNext, bj) + dh * og * derivative(act, ac);
+                    set(dz, gi + j, dc * gg * derivative(rec, ig));
+                    set(dz, gi + hN + j, dc * get(c.c, so + bj) * derivative(rec, fg));
+                    set(dz, gi + 2 * hN + j, dc * ig * derivative(act, gg));
+                    set(dz, gi + 3 * hN + j, dh * ac * derivative(rec, og));
+                    set(dcNext, bj, dc * fg);
                 }
                 for (int j = 0; j < g4; j++) {
-                    dB[j] += dz[gi + j];
+                    add(dB, j, get(dz, gi + j));
                 }
             }
             // dK += x_tᵀ·dz, dU += h_{s-1}ᵀ·dz, dx_t = dz·Kᵀ, dh_{s-1} = dz·Uᵀ; with dropout each
             // gate block g sees x_t⊙mx[gate] and h⊙mh[gate], so its products take the mask on the way back
-            float[][] mx = c.masks == null ? null : c.masks.x();
-            float[][] mh = c.masks == null ? null : c.masks.h();
-            if (shared(c.xs)) {
-                gemm(true, false, inputs, g4, batch, c.xs[0], (long) t * inputs, steps * inputs, dz, 0, g4, 1f, dK, 0, g4);
-                gemm(false, true, batch, inputs, g4, dz, 0, g4, k, 0, g4, 0f, dX, (long) t * inputs, steps * inputs);
-                if (mx != null) {
-                    for (int b = 0; b < batch; b++) {
-                        int o = (b * steps + t) * inputs;
-                        for (int p = 0; p < inputs; p++) {
-                            dX[o + p] *= mx[0][b * inputs + p];
-                        }
-                    }
-                }
-            } else {
-                for (int gate = 0; gate < 4; gate++) {
-                    gemm(true, false, inputs, hN, batch, c.xs[gate], (long) t * inputs, steps * inputs, dz, gate * hN, g4, 1f,
-                            dK, gate * hN, g4);
-                    gemm(false, true, batch, inputs, hN, dz, gate * hN, g4, k, gate * hN, g4, 0f, dxGate, 0, inputs);
-                    for (int b = 0; b < batch; b++) {
-                        int o = (b * steps + t) * inputs;
-                        for (int p = 0; p < inputs; p++) {
-                            dX[o + p] += dxGate[b * inputs + p] * mx[gate][b * inputs + p];
-                        }
-                    }
-                }
-            }
+            inputGradients(c.xs, mx, t, batch, steps, inputs, hN, dz, k, dK, dX, dxGate);
             if (mh == null) {
-                gemm(true, false, hN, g4, batch, c.h[s], 0, hN, dz, 0, g4, 1f, dU, 0, g4);
+                gemm(true, false, hN, g4, batch, c.h, so, hN, dz, 0, g4, 1f, dU, 0, g4);
                 gemm(false, true, batch, hN, g4, dz, 0, g4, u, 0, g4, 0f, dhNext, 0, hN);
             } else {
-                java.util.Arrays.fill(dhNext, 0f);
+                dhNext.fill((byte) 0);
                 for (int gate = 0; gate < 4; gate++) {
-                    gemm(true, false, hN, hN, batch, masked(c.h[s], mh[gate]), 0, hN, dz, gate * hN, g4, 1f, dU, gate * hN, g4);
+                    maskInto(c.h, so, (int) bh, mh[gate], hm);
+                    gemm(true, false, hN, hN, batch, hm, 0, hN, dz, gate * hN, g4, 1f, dU, gate * hN, g4);
                     gemm(false, true, batch, hN, hN, dz, gate * hN, g4, u, gate * hN, g4, 0f, dhGate, 0, hN);
-                    for (int i = 0; i < dhNext.length; i++) {
-                        dhNext[i] += dhGate[i] * mh[gate][i];
+                    for (int i = 0; i < bh; i++) {
+                        add(dhNext, i, get(dhGate, i) * mh[gate][i]);
                     }
                 }
             }
         }
-        g.put(prefix + "kernel", dK);
-        g.put(prefix + "recurrent_kernel", dU);
+        g.put(prefix + "kernel", array(dK));
+        g.put(prefix + "recurrent_kernel", array(dU));
         if (w.containsKey(prefix + "bias")) {
-            g.put(prefix + "bias", dB);
+            g.put(prefix + "bias", array(dB));
         }
         return dX;
     }
@@ -849,226 +915,213 @@ public final class Trainer {
     // ------------------------------------------------------------------ GRU
 
     /**
-     * Per step: z, r, candidate hh, the recurrent projection of the candidate block (reset_after) or
-     * r⊙h (reset_before, h after its dropout mask). {@code x} is the layer input before dropout;
-     * {@code masks} null without dropout.
+     * Per step (each [T][B, H], processing order): z, r, the candidate hh, and {@code aux}: the
+     * recurrent projection of the candidate block (reset_after) or r⊙h (reset_before, h after its
+     * dropout mask). {@code xs} as for the LSTM; {@code h} [T+1][B, H]; {@code masks} null without
+     * dropout.
      */
-    private record GruCache(int batch, int steps, int inputs, int units, float[] x, float[][] z, float[][] r,
-                            float[][] hh, float[][] aux, float[][] h, float[] output, Masks masks)
-            implements RecurrentCache {
+    private record GruCache(int batch, int steps, int inputs, int units, MemorySegment[] xs, MemorySegment z,
+                            MemorySegment r, MemorySegment hh, MemorySegment aux, MemorySegment h, MemorySegment output,
+                            Masks masks) implements RecurrentCache {
     }
 
     /**
-     * With dropout, gate block g (z, r, h) projects {@code x⊙mx[g]} and {@code h⊙mh[g]}, as Keras'
-     * GRUCell; the update {@code z·h + (1−z)·hh} uses h itself.
+     * Keras' GRU over whole sequences: the input projection of all steps as one product, per step
+     * the recurrent products, then the gates. With dropout, gate block g (z, r, h) projects
+     * {@code x⊙mx[g]} and {@code h⊙mh[g]}, as Keras' GRUCell; the update {@code z·h + (1−z)·hh}
+     * uses h itself.
      */
-    private static GruCache gruForward(GruSpec spec, Map<String, float[]> w, String prefix, float[] x, int batch,
-                                       int steps, int inputs, Masks masks) {
-        float[][] mx = masks == null ? null : masks.x();
+    private GruCache gruForward(GruSpec spec, Map<String, MemorySegment> w, String prefix, MemorySegment x, int batch,
+                                int steps, int inputs, Masks masks) {
         float[][] mh = masks == null ? null : masks.h();
+        MemorySegment[] xs = gateInputs(x, masks == null ? null : masks.x(), 3, batch, steps, inputs);
         int hN = spec.units();
         int g3 = 3 * hN;
-        float[] k = w.get(prefix + "kernel");
-        float[] u = w.get(prefix + "recurrent_kernel");
-        float[] bias = w.get(prefix + "bias"); // [3H], or [2, 3H] with reset_after: input row, recurrent row
+        long bh = (long) batch * hN;
+        Activation act = spec.activation();
+        Activation rec = spec.recurrentActivation();
+        MemorySegment k = w.get(prefix + "kernel");
+        MemorySegment u = w.get(prefix + "recurrent_kernel");
+        MemorySegment bias = w.get(prefix + "bias"); // [3H], or [2, 3H] with reset_after: input row, recurrent row
         boolean after = spec.resetAfter();
-        float[][] z = new float[steps][batch * hN];
-        float[][] r = new float[steps][batch * hN];
-        float[][] hh = new float[steps][batch * hN];
-        float[][] aux = new float[steps][batch * hN];
-        float[][] h = new float[steps + 1][batch * hN];
-        float[] xz = new float[g3];
-        float[] hp = new float[g3];
+        MemorySegment z = ws.floats(steps * bh);
+        MemorySegment r = ws.floats(steps * bh);
+        MemorySegment hh = ws.floats(steps * bh);
+        MemorySegment aux = ws.floats(steps * bh);
+        MemorySegment h = ws.floats((steps + 1) * bh);
+        MemorySegment xz = ws.floats((long) batch * steps * g3);
+        project(xs, batch * steps, inputs, hN, k, bias == null ? null : bias.asSlice(0, (long) g3 * Float.BYTES), xz);
+        MemorySegment hp = ws.floats((long) batch * g3);
+        MemorySegment hm = mh == null ? null : ws.floats(bh);
+        int blocks = after ? 3 : 2; // [z | r] always from h; the candidate block from h (reset_after) or r⊙h
         for (int s = 0; s < steps; s++) {
             int t = spec.goBackwards() ? steps - 1 - s : s;
+            long so = s * bh;
+            if (bias != null && after) {
+                for (int b = 0; b < batch; b++) {
+                    copy(bias, g3, hp, (long) b * g3, g3);
+                }
+            } else {
+                hp.fill((byte) 0);
+            }
+            if (s > 0 && mh == null) {
+                gemm(false, false, batch, blocks * hN, hN, h, so, hN, u, 0, g3, 1f, hp, 0, g3);
+            } else if (s > 0) {
+                for (int gate = 0; gate < blocks; gate++) {
+                    maskInto(h, so, (int) bh, mh[gate], hm);
+                    gemm(false, false, batch, hN, hN, hm, 0, hN, u, gate * hN, g3, 1f, hp, gate * hN, g3);
+                }
+            }
             for (int b = 0; b < batch; b++) {
-                int xo = (b * steps + t) * inputs;
-                for (int j = 0; j < g3; j++) {
-                    xz[j] = bias == null ? 0f : bias[j];
-                    hp[j] = bias != null && after ? bias[g3 + j] : 0f;
-                }
-                for (int p = 0; p < inputs; p++) {
-                    float xv = x[xo + p];
-                    for (int gate = 0; gate < 3; gate++) {
-                        float xm = mx == null ? xv : xv * mx[gate][b * inputs + p];
-                        for (int j = gate * hN; j < (gate + 1) * hN; j++) {
-                            xz[j] += xm * k[p * g3 + j];
-                        }
-                    }
-                }
-                float[] hPrev = h[s];
-                // [z | r] always from h; the candidate block from h (reset_after) or r⊙h (reset_before)
-                int blocks = after ? 3 : 2;
-                for (int p = 0; p < hN; p++) {
-                    float hv = hPrev[b * hN + p];
-                    for (int gate = 0; gate < blocks; gate++) {
-                        float hm = mh == null ? hv : hv * mh[gate][b * hN + p];
-                        for (int j = gate * hN; j < (gate + 1) * hN; j++) {
-                            hp[j] += hm * u[p * g3 + j];
-                        }
-                    }
-                }
+                long xo = ((long) b * steps + t) * g3;
+                long po = (long) b * g3;
                 for (int j = 0; j < hN; j++) {
-                    z[s][b * hN + j] = spec.recurrentActivation().apply(xz[j] + hp[j]);
-                    r[s][b * hN + j] = spec.recurrentActivation().apply(xz[hN + j] + hp[hN + j]);
+                    long bj = (long) b * hN + j;
+                    set(z, so + bj, rec.apply(get(xz, xo + j) + get(hp, po + j)));
+                    set(r, so + bj, rec.apply(get(xz, xo + hN + j) + get(hp, po + hN + j)));
                 }
-                if (!after) {
+            }
+            if (!after) {
+                for (int b = 0; b < batch; b++) {
                     for (int j = 0; j < hN; j++) {
-                        int bj = b * hN + j;
-                        aux[s][bj] = r[s][bj] * (mh == null ? hPrev[bj] : hPrev[bj] * mh[2][bj]); // r⊙h
-                    }
-                    for (int p = 0; p < hN; p++) {
-                        float rh = aux[s][b * hN + p];
-                        for (int j = 0; j < hN; j++) {
-                            hp[2 * hN + j] += rh * u[p * g3 + 2 * hN + j];
-                        }
+                        long bj = (long) b * hN + j;
+                        float hv = mh == null ? get(h, so + bj) : get(h, so + bj) * mh[2][(int) bj];
+                        set(aux, so + bj, get(r, so + bj) * hv); // r⊙h
                     }
                 }
+                if (s > 0) {
+                    gemm(false, false, batch, hN, hN, aux, so, hN, u, 2 * hN, g3, 1f, hp, 2 * hN, g3);
+                }
+            }
+            for (int b = 0; b < batch; b++) {
+                long xo = ((long) b * steps + t) * g3;
+                long po = (long) b * g3;
                 for (int j = 0; j < hN; j++) {
-                    int bj = b * hN + j;
-                    float pre = after ? xz[2 * hN + j] + r[s][bj] * hp[2 * hN + j] : xz[2 * hN + j] + hp[2 * hN + j];
+                    long bj = (long) b * hN + j;
+                    float proj = get(hp, po + 2 * hN + j);
+                    float pre = after ? get(xz, xo + 2 * hN + j) + get(r, so + bj) * proj : get(xz, xo + 2 * hN + j) + proj;
                     if (after) {
-                        aux[s][bj] = hp[2 * hN + j]; // the recurrent projection the reset multiplies
+                        set(aux, so + bj, proj); // the recurrent projection the reset multiplies
                     }
-                    hh[s][bj] = spec.activation().apply(pre);
-                    h[s + 1][bj] = z[s][bj] * hPrev[bj] + (1 - z[s][bj]) * hh[s][bj];
+                    float hhv = act.apply(pre);
+                    float zj = get(z, so + bj);
+                    set(hh, so + bj, hhv);
+                    set(h, so + bh + bj, zj * get(h, so + bj) + (1 - zj) * hhv);
                 }
             }
         }
-        float[] out = layerOutput(spec.returnSequences(), h, batch, steps, hN);
-        return new GruCache(batch, steps, inputs, hN, x, z, r, hh, aux, h, out, masks);
+        MemorySegment out = layerOutput(spec.returnSequences(), h, batch, steps, hN);
+        return new GruCache(batch, steps, inputs, hN, xs, z, r, hh, aux, h, out, masks);
     }
 
-    private static float[] gruBackward(GruSpec spec, Map<String, float[]> w, String prefix, GruCache c, float[] dOut,
-                                       SequencedMap<String, float[]> g, int truncate) {
+    private MemorySegment gruBackward(GruSpec spec, Map<String, MemorySegment> w, String prefix, GruCache c,
+                                      MemorySegment dOut, SequencedMap<String, float[]> g) {
         int hN = c.units;
         int g3 = 3 * hN;
         int batch = c.batch;
         int steps = c.steps;
         int inputs = c.inputs;
+        long bh = (long) batch * hN;
         boolean after = spec.resetAfter();
+        boolean sequence = spec.returnSequences();
+        Activation act = spec.activation();
+        Activation rec = spec.recurrentActivation();
         float[][] mx = c.masks == null ? null : c.masks.x();
         float[][] mh = c.masks == null ? null : c.masks.h();
-        float[] k = w.get(prefix + "kernel");
-        float[] u = w.get(prefix + "recurrent_kernel");
-        float[] bias = w.get(prefix + "bias");
-        float[] dK = new float[k.length];
-        float[] dU = new float[u.length];
-        float[] dB = bias == null ? null : new float[bias.length];
-        float[] dX = new float[batch * steps * inputs];
-        float[] dhNext = new float[batch * hN];
-        float[] dxz = new float[g3];  // gradient of the input projection (plus input bias)
-        float[] dhp = new float[g3];  // gradient of the recurrent projection (plus recurrent bias)
+        MemorySegment k = w.get(prefix + "kernel");
+        MemorySegment u = w.get(prefix + "recurrent_kernel");
+        MemorySegment bias = w.get(prefix + "bias");
+        MemorySegment dK = ws.floats(k.byteSize() / Float.BYTES);
+        MemorySegment dU = ws.floats(u.byteSize() / Float.BYTES);
+        MemorySegment dB = bias == null ? null : ws.floats(bias.byteSize() / Float.BYTES);
+        MemorySegment dX = ws.floats((long) batch * steps * inputs);
+        MemorySegment dhNext = ws.floats(bh);
+        MemorySegment dhPrev = ws.floats(bh);
+        MemorySegment dxz = ws.floats((long) batch * g3); // gradient of the input projection (plus input bias)
+        MemorySegment dhp = ws.floats((long) batch * g3); // gradient of the recurrent projection (plus recurrent bias)
+        MemorySegment drh = after ? null : ws.floats(bh);  // gradient of r⊙h (reset_before)
+        MemorySegment dxGate = shared(c.xs) ? null : ws.floats((long) batch * inputs);
+        MemorySegment dhGate = mh == null ? null : ws.floats(bh);
+        MemorySegment hm = mh == null ? null : ws.floats(bh);
+        int blocks = after ? 3 : 2; // the gate blocks of U that multiply h itself
         for (int s = steps - 1; s >= 0; s--) {
             int t = spec.goBackwards() ? steps - 1 - s : s;
             if (cut(truncate, s, steps)) {
-                java.util.Arrays.fill(dhNext, 0f);
+                dhNext.fill((byte) 0);
             }
-            float[] hPrev = c.h[s];
+            long so = s * bh;
             for (int b = 0; b < batch; b++) {
-                float[] dhPrev = new float[hN];
+                long po = (long) b * g3;
                 for (int j = 0; j < hN; j++) {
-                    int bj = b * hN + j;
-                    float dh = dhNext[bj];
-                    if (spec.returnSequences()) {
-                        dh += dOut[(b * steps + s) * hN + j];
-                    } else if (s == steps - 1) {
-                        dh += dOut[bj];
-                    }
-                    float zj = c.z[s][bj];
-                    float hhj = c.hh[s][bj];
-                    float dzPre = dh * (hPrev[bj] - hhj) * derivative(spec.recurrentActivation(), zj);
-                    float dhhPre = dh * (1 - zj) * derivative(spec.activation(), hhj);
-                    dhPrev[j] += dh * zj;
-                    dxz[j] = dzPre;
-                    dhp[j] = dzPre;
-                    dxz[2 * hN + j] = dhhPre;
+                    long bj = (long) b * hN + j;
+                    float dh = get(dhNext, bj) + dOutAt(dOut, sequence, b, s, steps, hN, j);
+                    float zj = get(c.z, so + bj);
+                    float hhj = get(c.hh, so + bj);
+                    float dzPre = dh * (get(c.h, so + bj) - hhj) * derivative(rec, zj);
+                    float dhhPre = dh * (1 - zj) * derivative(act, hhj);
+                    set(dhPrev, bj, dh * zj);
+                    set(dxz, po + j, dzPre);
+                    set(dhp, po + j, dzPre);
+                    set(dxz, po + 2 * hN + j, dhhPre);
                     if (after) {
-                        float rj = c.r[s][bj];
-                        dhp[2 * hN + j] = dhhPre * rj;
-                        float drPre = dhhPre * c.aux[s][bj] * derivative(spec.recurrentActivation(), rj);
-                        dxz[hN + j] = drPre;
-                        dhp[hN + j] = drPre;
+                        float rj = get(c.r, so + bj);
+                        set(dhp, po + 2 * hN + j, dhhPre * rj);
+                        float drPre = dhhPre * get(c.aux, so + bj) * derivative(rec, rj);
+                        set(dxz, po + hN + j, drPre);
+                        set(dhp, po + hN + j, drPre);
                     }
                 }
-                if (!after) {
-                    // candidate: pre = xz_h + (r⊙h)·U_h; gradient to r⊙h, then to r and h
+            }
+            if (!after) {
+                // candidate: pre = xz_h + (r⊙h)·U_h; the gradient reaches r⊙h, then r and h
+                gemm(false, true, batch, hN, hN, dxz, 2 * hN, g3, u, 2 * hN, g3, 0f, drh, 0, hN);
+                gemm(true, false, hN, hN, batch, c.aux, so, hN, dxz, 2 * hN, g3, 1f, dU, 2 * hN, g3);
+                for (int b = 0; b < batch; b++) {
+                    long po = (long) b * g3;
                     for (int p = 0; p < hN; p++) {
-                        float acc = 0f;
-                        float rh = c.aux[s][b * hN + p];
-                        for (int j = 0; j < hN; j++) {
-                            acc += dxz[2 * hN + j] * u[p * g3 + 2 * hN + j];
-                            dU[p * g3 + 2 * hN + j] += rh * dxz[2 * hN + j];
-                        }
-                        int bp = b * hN + p;
-                        float rp = c.r[s][bp];
-                        float hm = mh == null ? hPrev[bp] : hPrev[bp] * mh[2][bp]; // what r multiplied
-                        dhPrev[p] += mh == null ? acc * rp : acc * rp * mh[2][bp];
-                        float drPre = acc * hm * derivative(spec.recurrentActivation(), rp);
-                        dxz[hN + p] = drPre;
-                        dhp[hN + p] = drPre;
+                        long bp = (long) b * hN + p;
+                        float acc = get(drh, bp);
+                        float rp = get(c.r, so + bp);
+                        float m2 = mh == null ? 1f : mh[2][(int) bp];
+                        float hmv = mh == null ? get(c.h, so + bp) : get(c.h, so + bp) * m2; // what r multiplied
+                        add(dhPrev, bp, mh == null ? acc * rp : acc * rp * m2);
+                        float drPre = acc * hmv * derivative(rec, rp);
+                        set(dxz, po + hN + p, drPre);
+                        set(dhp, po + hN + p, drPre);
                     }
                 }
-                int xo = (b * steps + t) * inputs;
-                for (int p = 0; p < inputs; p++) {
-                    float xv = c.x[xo + p];
-                    float acc = 0f;
-                    if (mx == null) {
-                        for (int j = 0; j < g3; j++) {
-                            dK[p * g3 + j] += xv * dxz[j];
-                            acc += dxz[j] * k[p * g3 + j];
-                        }
-                    } else { // gate block g saw x⊙mx[g]
-                        for (int gate = 0; gate < 3; gate++) {
-                            float m = mx[gate][b * inputs + p];
-                            float xm = xv * m;
-                            float accGate = 0f;
-                            for (int j = gate * hN; j < (gate + 1) * hN; j++) {
-                                dK[p * g3 + j] += xm * dxz[j];
-                                accGate += dxz[j] * k[p * g3 + j];
-                            }
-                            acc += accGate * m;
-                        }
+            }
+            inputGradients(c.xs, mx, t, batch, steps, inputs, hN, dxz, k, dK, dX, dxGate);
+            copy(dhPrev, 0, dhNext, 0, bh);
+            if (mh == null) {
+                gemm(true, false, hN, blocks * hN, batch, c.h, so, hN, dhp, 0, g3, 1f, dU, 0, g3);
+                gemm(false, true, batch, hN, blocks * hN, dhp, 0, g3, u, 0, g3, 1f, dhNext, 0, hN);
+            } else { // gate block g saw h⊙mh[g]
+                for (int gate = 0; gate < blocks; gate++) {
+                    maskInto(c.h, so, (int) bh, mh[gate], hm);
+                    gemm(true, false, hN, hN, batch, hm, 0, hN, dhp, gate * hN, g3, 1f, dU, gate * hN, g3);
+                    gemm(false, true, batch, hN, hN, dhp, gate * hN, g3, u, gate * hN, g3, 0f, dhGate, 0, hN);
+                    for (int i = 0; i < bh; i++) {
+                        add(dhNext, i, get(dhGate, i) * mh[gate][i]);
                     }
-                    dX[xo + p] += acc;
                 }
-                int blocks = after ? 3 : 2; // the gate blocks of U that multiply h itself
-                for (int p = 0; p < hN; p++) {
-                    float hv = hPrev[b * hN + p];
-                    float acc = 0f;
-                    if (mh == null) {
-                        for (int j = 0; j < blocks * hN; j++) {
-                            dU[p * g3 + j] += hv * dhp[j];
-                            acc += dhp[j] * u[p * g3 + j];
-                        }
-                    } else { // gate block g saw h⊙mh[g]
-                        for (int gate = 0; gate < blocks; gate++) {
-                            float m = mh[gate][b * hN + p];
-                            float hm = hv * m;
-                            float accGate = 0f;
-                            for (int j = gate * hN; j < (gate + 1) * hN; j++) {
-                                dU[p * g3 + j] += hm * dhp[j];
-                                accGate += dhp[j] * u[p * g3 + j];
-                            }
-                            acc += accGate * m;
-                        }
-                    }
-                    dhNext[b * hN + p] = dhPrev[p] + acc;
-                }
-                if (dB != null) {
+            }
+            if (dB != null) {
+                for (int b = 0; b < batch; b++) {
+                    long po = (long) b * g3;
                     for (int j = 0; j < g3; j++) {
-                        dB[j] += dxz[j];
+                        add(dB, j, get(dxz, po + j));
                         if (after) {
-                            dB[g3 + j] += dhp[j];
+                            add(dB, g3 + j, get(dhp, po + j));
                         }
                     }
                 }
             }
         }
-        g.put(prefix + "kernel", dK);
-        g.put(prefix + "recurrent_kernel", dU);
+        g.put(prefix + "kernel", array(dK));
+        g.put(prefix + "recurrent_kernel", array(dU));
         if (dB != null) {
-            g.put(prefix + "bias", dB);
+            g.put(prefix + "bias", array(dB));
         }
         return dX;
     }
@@ -1076,34 +1129,36 @@ public final class Trainer {
     // ------------------------------------------------------------------ Bidirectional
 
     private record BidiCache(int batch, int steps, int units, boolean sequence, RecurrentCache forward,
-                             RecurrentCache backward, float[] output) {
+                             RecurrentCache backward, MemorySegment output) {
     }
 
-    private static BidiCache bidiForward(BidirectionalSpec spec, Map<String, float[]> w, float[] x, int batch,
-                                         int steps, int inputs, Masks forwardMasks, Masks backwardMasks) {
+    private BidiCache bidiForward(BidirectionalSpec spec, Map<String, MemorySegment> w, MemorySegment x, int batch,
+                                  int steps, int inputs, Masks forwardMasks, Masks backwardMasks) {
         RecurrentCache f = recurrentForward(spec.forward(), w, "forward_", x, batch, steps, inputs, forwardMasks);
         RecurrentCache bw = recurrentForward(spec.backward(), w, "backward_", x, batch, steps, inputs, backwardMasks);
         int h = spec.layer().units();
         boolean seq = spec.layer().returnSequences();
         int rows = seq ? steps : 1;
         int width = spec.outputFeatures(inputs);
-        float[] out = new float[batch * rows * width];
+        MemorySegment out = ws.floats((long) batch * rows * width);
+        MemorySegment fOut = f.output();
+        MemorySegment bOut = bw.output();
         for (int b = 0; b < batch; b++) {
             for (int t = 0; t < rows; t++) {
-                int fo = (b * rows + t) * h;
-                int bo = (b * rows + (rows - 1 - t)) * h; // the backward sequence flipped back to input time
-                int oo = (b * rows + t) * width;
+                long fo = ((long) b * rows + t) * h;
+                long bo = ((long) b * rows + (rows - 1 - t)) * h; // the backward sequence flipped back to input time
+                long oo = ((long) b * rows + t) * width;
                 for (int j = 0; j < h; j++) {
-                    float fv = f.output()[fo + j];
-                    float bv = bw.output()[bo + j];
+                    float fv = get(fOut, fo + j);
+                    float bv = get(bOut, bo + j);
                     switch (spec.mergeMode()) {
                         case CONCAT -> {
-                            out[oo + j] = fv;
-                            out[oo + h + j] = bv;
+                            set(out, oo + j, fv);
+                            set(out, oo + h + j, bv);
                         }
-                        case SUM -> out[oo + j] = fv + bv;
-                        case AVE -> out[oo + j] = (fv + bv) * 0.5f;
-                        case MUL -> out[oo + j] = fv * bv;
+                        case SUM -> set(out, oo + j, fv + bv);
+                        case AVE -> set(out, oo + j, (fv + bv) * 0.5f);
+                        case MUL -> set(out, oo + j, fv * bv);
                     }
                 }
             }
@@ -1111,44 +1166,47 @@ public final class Trainer {
         return new BidiCache(batch, steps, h, seq, f, bw, out);
     }
 
-    private static float[] bidiBackward(BidirectionalSpec spec, Map<String, float[]> w, BidiCache c, float[] dOut,
-                                        SequencedMap<String, float[]> g, int truncate) {
+    private MemorySegment bidiBackward(BidirectionalSpec spec, Map<String, MemorySegment> w, BidiCache c,
+                                       MemorySegment dOut, SequencedMap<String, float[]> g) {
         int h = c.units;
         int rows = c.sequence ? c.steps : 1;
         int width = spec.mergeMode() == MergeMode.CONCAT ? 2 * h : h;
-        float[] dF = new float[c.forward.output().length];
-        float[] dBw = new float[c.backward.output().length];
+        MemorySegment fOut = c.forward.output();
+        MemorySegment bOut = c.backward.output();
+        MemorySegment dF = ws.floats(fOut.byteSize() / Float.BYTES);
+        MemorySegment dBw = ws.floats(bOut.byteSize() / Float.BYTES);
         for (int b = 0; b < c.batch; b++) {
             for (int t = 0; t < rows; t++) {
-                int fo = (b * rows + t) * h;
-                int bo = (b * rows + (rows - 1 - t)) * h;
-                int oo = (b * rows + t) * width;
+                long fo = ((long) b * rows + t) * h;
+                long bo = ((long) b * rows + (rows - 1 - t)) * h;
+                long oo = ((long) b * rows + t) * width;
                 for (int j = 0; j < h; j++) {
                     switch (spec.mergeMode()) {
                         case CONCAT -> {
-                            dF[fo + j] = dOut[oo + j];
-                            dBw[bo + j] = dOut[oo + h + j];
+                            set(dF, fo + j, get(dOut, oo + j));
+                            set(dBw, bo + j, get(dOut, oo + h + j));
                         }
                         case SUM -> {
-                            dF[fo + j] = dOut[oo + j];
-                            dBw[bo + j] = dOut[oo + j];
+                            set(dF, fo + j, get(dOut, oo + j));
+                            set(dBw, bo + j, get(dOut, oo + j));
                         }
                         case AVE -> {
-                            dF[fo + j] = dOut[oo + j] * 0.5f;
-                            dBw[bo + j] = dOut[oo + j] * 0.5f;
+                            set(dF, fo + j, get(dOut, oo + j) * 0.5f);
+                            set(dBw, bo + j, get(dOut, oo + j) * 0.5f);
                         }
                         case MUL -> {
-                            dF[fo + j] = dOut[oo + j] * c.backward.output()[bo + j];
-                            dBw[bo + j] = dOut[oo + j] * c.forward.output()[fo + j];
+                            set(dF, fo + j, get(dOut, oo + j) * get(bOut, bo + j));
+                            set(dBw, bo + j, get(dOut, oo + j) * get(fOut, fo + j));
                         }
                     }
                 }
             }
         }
-        float[] dxF = recurrentBackward(spec.forward(), w, "forward_", c.forward, dF, g, truncate);
-        float[] dxB = recurrentBackward(spec.backward(), w, "backward_", c.backward, dBw, g, truncate);
-        for (int i = 0; i < dxF.length; i++) {
-            dxF[i] += dxB[i];
+        MemorySegment dxF = recurrentBackward(spec.forward(), w, "forward_", c.forward, dF, g);
+        MemorySegment dxB = recurrentBackward(spec.backward(), w, "backward_", c.backward, dBw, g);
+        long n = dxF.byteSize() / Float.BYTES;
+        for (long i = 0; i < n; i++) {
+            add(dxF, i, get(dxB, i));
         }
         return dxF;
     }
@@ -1161,72 +1219,72 @@ public final class Trainer {
 
     // ------------------------------------------------------------------ Dense
 
-    private record DenseCache(int rows, int inputs, float[] x, float[] output) {
+    private record DenseCache(int rows, int inputs, MemorySegment x, MemorySegment output) {
     }
 
-    private static DenseCache denseForward(DenseSpec spec, Map<String, float[]> w, float[] x, int rows, int inputs) {
+    private DenseCache denseForward(DenseSpec spec, Map<String, MemorySegment> w, MemorySegment x, int rows,
+                                    int inputs) {
         int n = spec.units();
-        float[] k = w.get("kernel");
-        float[] bias = w.get("bias");
-        float[] out = new float[rows * n];
+        MemorySegment k = w.get("kernel");
+        MemorySegment bias = w.get("bias");
+        MemorySegment out = ws.floats((long) rows * n);
         Activation a = spec.activation().elementwise();
         if (bias != null) {
             for (int r = 0; r < rows; r++) {
-                System.arraycopy(bias, 0, out, r * n, n);
+                copy(bias, 0, out, (long) r * n, n);
             }
         }
         gemm(false, false, rows, n, inputs, x, 0, inputs, k, 0, n, bias != null ? 1f : 0f, out, 0, n);
-        for (int r = 0; r < rows; r++) {
-            if (a != null) {
-                for (int j = 0; j < n; j++) {
-                    out[r * n + j] = a.apply(out[r * n + j]);
-                }
-            }
-            if (a == null) { // softmax over the row, max-subtracted
+        if (a != null) {
+            KERNELS.activate(a, out, 0, rows * n);
+        } else { // softmax over each row, max-subtracted, in double
+            for (int r = 0; r < rows; r++) {
+                long o = (long) r * n;
                 double max = Double.NEGATIVE_INFINITY;
                 for (int j = 0; j < n; j++) {
-                    max = Math.max(max, out[r * n + j]);
+                    max = Math.max(max, get(out, o + j));
                 }
                 double sum = 0;
                 for (int j = 0; j < n; j++) {
-                    sum += Math.exp(out[r * n + j] - max);
+                    sum += Math.exp(get(out, o + j) - max);
                 }
                 for (int j = 0; j < n; j++) {
-                    out[r * n + j] = (float) (Math.exp(out[r * n + j] - max) / sum);
+                    set(out, o + j, (float) (Math.exp(get(out, o + j) - max) / sum));
                 }
             }
         }
         return new DenseCache(rows, inputs, x, out);
     }
 
-    private static float[] denseBackward(DenseSpec spec, Map<String, float[]> w, DenseCache c, float[] dOut,
-                                         SequencedMap<String, float[]> g) {
+    private MemorySegment denseBackward(DenseSpec spec, Map<String, MemorySegment> w, DenseCache c,
+                                        MemorySegment dOut, SequencedMap<String, float[]> g) {
         int n = spec.units();
-        float[] k = w.get("kernel");
-        float[] dK = new float[k.length];
-        float[] dB = new float[n];
-        float[] dX = new float[c.rows * c.inputs];
-        float[] dZ = new float[c.rows * n];
+        MemorySegment k = w.get("kernel");
+        MemorySegment dK = ws.floats(k.byteSize() / Float.BYTES);
+        MemorySegment dB = ws.floats(n);
+        MemorySegment dX = ws.floats((long) c.rows * c.inputs);
+        MemorySegment dZ = ws.floats((long) c.rows * n);
         Activation a = spec.activation().elementwise();
         for (int r = 0; r < c.rows; r++) {
+            long o = (long) r * n;
             float dot = 0f; // softmax: dz_j = y_j (dy_j − Σ dy·y)
             if (a == null) {
                 for (int j = 0; j < n; j++) {
-                    dot += dOut[r * n + j] * c.output[r * n + j];
+                    dot += get(dOut, o + j) * get(c.output, o + j);
                 }
             }
             for (int j = 0; j < n; j++) {
-                float y = c.output[r * n + j];
-                float dz = a == null ? y * (dOut[r * n + j] - dot) : dOut[r * n + j] * derivative(a, y);
-                dB[j] += dz;
-                dZ[r * n + j] = dz;
+                float y = get(c.output, o + j);
+                float dz = a == null ? y * (get(dOut, o + j) - dot) : get(dOut, o + j) * derivative(a, y);
+                add(dB, j, dz);
+                set(dZ, o + j, dz);
             }
         }
         gemm(true, false, c.inputs, n, c.rows, c.x, 0, c.inputs, dZ, 0, n, 0f, dK, 0, n);
         gemm(false, true, c.rows, c.inputs, n, dZ, 0, n, k, 0, n, 0f, dX, 0, c.inputs);
-        g.put("kernel", dK);
+        g.put("kernel", array(dK));
         if (w.containsKey("bias")) {
-            g.put("bias", dB);
+            g.put("bias", array(dB));
         }
         return dX;
     }

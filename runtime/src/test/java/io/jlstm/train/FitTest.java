@@ -26,10 +26,20 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class FitTest {
+
+    /** Trainers made here, closed after each test. */
+    private static final List<Trainer> OPEN = new ArrayList<>();
+
+    @AfterEach
+    void closeTrainers() {
+        OPEN.forEach(Trainer::close);
+        OPEN.clear();
+    }
 
     private static final String[][] WEIGHTS = {{"kernel", "recurrent_kernel", "bias"}, {"kernel", "bias"}};
 
@@ -59,7 +69,9 @@ class FitTest {
 
     private static Trainer trainer(long seed, Optimizer optimizer) {
         try (Sequential m = model(seed)) {
-            return new Trainer(m, optimizer);
+            Trainer t = new Trainer(m, optimizer);
+            OPEN.add(t);
+            return t;
         }
     }
 
@@ -322,6 +334,7 @@ class FitTest {
         try (Sequential m = model(14)) {
             // 4 batches per epoch, no validation: the 7th loss computed is epoch 2, batch 3
             Trainer t = new Trainer(m, adam(0.01f), nanAt(7));
+            OPEN.add(t);
             Fit fit = Fit.of(t).epochs(5).batchSize(4).callbacks(new Callback.ModelCheckpoint(file, "loss", false),
                     recorder);
             var e = assertThrows(IllegalStateException.class, () -> fit.run(d[0], d[1]));

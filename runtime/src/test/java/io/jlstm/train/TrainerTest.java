@@ -14,13 +14,31 @@ import io.jlstm.layers.DropoutSpec;
 import io.jlstm.layers.GruSpec;
 import io.jlstm.layers.LayerSpec;
 import io.jlstm.layers.LstmSpec;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 class TrainerTest {
+
+    /** Trainers made by {@link #newTrainer}, closed after each test. */
+    private static final List<Trainer> OPEN = new ArrayList<>();
+
+    private static Trainer newTrainer(Sequential m, Optimizer optimizer) {
+        Trainer t = new Trainer(m, optimizer);
+        OPEN.add(t);
+        return t;
+    }
+
+    @AfterEach
+    void closeTrainers() {
+        OPEN.forEach(Trainer::close);
+        OPEN.clear();
+    }
 
     private static Tensor random(Random rnd, float scale, long... shape) {
         Tensor t = Tensor.allocate(shape);
@@ -31,8 +49,12 @@ class TrainerTest {
     }
 
     private static Sequential model(long seed, int features, LayerSpec... layers) {
+        return model(Backends.java(), seed, features, layers);
+    }
+
+    private static Sequential model(io.jlstm.backend.Backend backend, long seed, int features, LayerSpec... layers) {
         Random rnd = new Random(seed);
-        Sequential.Builder b = Sequential.builder(features).backend(Backends.java());
+        Sequential.Builder b = Sequential.builder(features).backend(backend);
         int f = features;
         for (LayerSpec spec : layers) {
             Map<String, Tensor> w = new LinkedHashMap<>();
@@ -105,19 +127,94 @@ class TrainerTest {
                         DenseSpec.of(2, DenseActivation.LINEAR)}));
     }
 
-    /** The gradient of every weight against a central finite difference of the loss. */
+    static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> stacksOnBackends() {
+        return stacks().flatMap(a -> java.util.stream.Stream.of("java", "openblas").map(backend ->
+                org.junit.jupiter.params.provider.Arguments.of(a.get()[0] + " [" + backend + "]", a.get()[1], backend)));
+    }
+
+    /** The gradient of every weight against a central finite difference of the loss, on both backends. */
     @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
-    @org.junit.jupiter.params.provider.MethodSource("stacks")
-    void gradientsMatchFiniteDifferences(String what, LayerSpec[] layers) {
-        try (Sequential m = model(3, 3, layers)) {
+    @org.junit.jupiter.params.provider.MethodSource("stacksOnBackends")
+    void gradientsMatchFiniteDifferences(String what, LayerSpec[] layers, String backend) {
+        try (Sequential m = model(Backends.byName(backend).backend(), 3, 3, layers)) {
             Random rnd = new Random(4);
             Tensor x = random(rnd, 1f, 2, 4, 3);
             boolean seq = m.layers().getLast() instanceof DenseSpec && m.layers().get(m.layers().size() - 2)
                     .outputIsSequence(true);
             Tensor y = seq ? random(rnd, 0.5f, 2, 4, m.outputFeatures()) : random(rnd, 0.5f, 2, m.outputFeatures());
-            Trainer t = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false));
+            Trainer t = newTrainer(m, new Optimizer.Sgd(0.1f, 0, false));
+            assertEquals(backend, t.backend().name());
             Trainer.Gradients g = t.gradients(x, y);
             assertGradientsMatch(t, g, 3, () -> t.evaluate(x, y), what);
+        }
+    }
+
+    /**
+     * The java and OpenBLAS backends give the same gradients up to float rounding (their GEMMs sum
+     * in different orders), on a model large enough for every product to take the blocked paths,
+     * with dropout masks drawn from the same seed.
+     */
+    @Test
+    void backendsGiveTheSameGradients() {
+        LayerSpec[] layers = {LstmSpec.of(40).returnSequences(true),
+            io.jlstm.layers.BidirectionalSpec.of(GruSpec.of(24).returnSequences(true), io.jlstm.layers.MergeMode.CONCAT),
+            GruSpec.of(20).resetAfter(false), DenseSpec.of(5, DenseActivation.SOFTMAX)};
+        Random rnd = new Random(21);
+        Tensor x = random(rnd, 1f, 9, 7, 6);
+        Tensor y = random(rnd, 0.5f, 9, 5);
+        Trainer.Gradients[] gs = new Trainer.Gradients[2];
+        String[] backends = {"java", "openblas"};
+        for (int i = 0; i < 2; i++) {
+            try (Sequential m = model(Backends.byName(backends[i]).backend(), 8, 6, layers)) {
+                Trainer t = newTrainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropout(0, 0.2f, 0.3f).dropout(1, 0.1f, 0f)
+                        .dropout(2, 0f, 0.25f).dropoutSeed(77);
+                gs[i] = t.gradients(x, y);
+            }
+        }
+        assertEquals(gs[0].loss(), gs[1].loss(), 1e-5 * Math.abs(gs[0].loss()), "loss");
+        for (int layer = 0; layer < layers.length; layer++) {
+            for (var e : gs[0].perLayer().get(layer).entrySet()) {
+                float[] a = e.getValue();
+                float[] b = gs[1].perLayer().get(layer).get(e.getKey());
+                double scale = 0;
+                for (float v : a) {
+                    scale = Math.max(scale, Math.abs(v));
+                }
+                assertTrue(scale > 0, "layer " + layer + " " + e.getKey() + " has a gradient");
+                for (int j = 0; j < a.length; j++) {
+                    assertEquals(a[j], b[j], 1e-5 * scale, "layer " + layer + " " + e.getKey() + "[" + j + "]");
+                }
+            }
+        }
+    }
+
+    /**
+     * The workspace: a pass of the same shape as the last one takes no new memory, and a closed
+     * trainer refuses passes with a clear message but still gives its weights and a model.
+     */
+    @Test
+    void theWorkspaceIsReusedAndFreedAtClose() {
+        try (Sequential m = model(5, 3, LstmSpec.of(6), DenseSpec.of(2, DenseActivation.LINEAR))) {
+            Random rnd = new Random(6);
+            Tensor x = random(rnd, 1f, 4, 5, 3);
+            Tensor y = random(rnd, 0.5f, 4, 2);
+            Trainer t = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false));
+            t.trainStep(x, y);
+            t.trainStep(x, y);
+            long held = t.workspaceBytes();
+            assertTrue(held > 0, "a pass uses the workspace");
+            float before = t.evaluate(x, y);
+            t.trainStep(x, y);
+            assertEquals(held, t.workspaceBytes(), "the same shape again takes no new memory");
+            assertTrue(t.evaluate(x, y) < before, "and the steps still train");
+            t.close();
+            t.close(); // idempotent
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> t.evaluate(x, y));
+            assertTrue(e.getMessage().contains("closed"), e.getMessage());
+            assertEquals(6 * 4 * 6, t.weight(0, "recurrent_kernel").length);
+            try (Sequential trained = t.toModel(Backends.java())) {
+                assertEquals(2, trained.outputFeatures());
+            }
         }
     }
 
@@ -128,8 +225,8 @@ class TrainerTest {
             Random rnd = new Random(2);
             Tensor x = random(rnd, 1f, 2, 4, 3);
             Tensor y = random(rnd, 0.5f, 2, 2);
-            Trainer plain = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false));
-            Trainer t = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false)).l2(0.01f);
+            Trainer plain = newTrainer(m, new Optimizer.Sgd(0.1f, 0, false));
+            Trainer t = newTrainer(m, new Optimizer.Sgd(0.1f, 0, false)).l2(0.01f);
             double sum = 0;
             for (int layer = 0; layer < 3; layer++) {
                 for (String name : t.weightNames(layer)) {
@@ -154,9 +251,9 @@ class TrainerTest {
             Random rnd = new Random(5);
             Tensor x = random(rnd, 1f, 3, 8, 2);
             Tensor y = random(rnd, 0.5f, 3, 1);
-            Trainer full = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false));
-            Trainer whole = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false)).truncateBptt(8);
-            Trainer cut = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false)).truncateBptt(2);
+            Trainer full = newTrainer(m, new Optimizer.Sgd(0.1f, 0, false));
+            Trainer whole = newTrainer(m, new Optimizer.Sgd(0.1f, 0, false)).truncateBptt(8);
+            Trainer cut = newTrainer(m, new Optimizer.Sgd(0.1f, 0, false)).truncateBptt(2);
             var gFull = full.gradients(x, y);
             var gWhole = whole.gradients(x, y);
             var gCut = cut.gradients(x, y);
@@ -186,9 +283,9 @@ class TrainerTest {
         Random rnd = new Random(dataSeed);
         Tensor x = random(rnd, 1f, 3, 4, 3);
         Tensor y = random(rnd, 0.5f, 3, 2);
-        Trainer t = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropout(0, 0.3f, 0.4f).dropout(1, 0.2f, 0.5f)
+        Trainer t = newTrainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropout(0, 0.3f, 0.4f).dropout(1, 0.2f, 0.5f)
                 .dropout(2, 0.4f, 0f);
-        Trainer plain = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false));
+        Trainer plain = newTrainer(m, new Optimizer.Sgd(0.1f, 0, false));
         assertEquals(plain.evaluate(x, y), t.evaluate(x, y), what + ": evaluation never drops");
         t.dropoutSeed(maskSeed);
         Trainer.Gradients g = t.gradients(x, y);
@@ -226,7 +323,7 @@ class TrainerTest {
             Tensor x = random(rnd, 1f, 3, 4, 3);
             Tensor y = random(rnd, 0.5f, 3, 2);
             // only the recurrent dropout of one reset_after layer: the state masks alone
-            Trainer rec = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropout(0, 0f, 0.5f).dropoutSeed(10);
+            Trainer rec = newTrainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropout(0, 0f, 0.5f).dropoutSeed(10);
             Trainer.Gradients gr = rec.gradients(x, y);
             assertGradientsMatch(rec, gr, 1, 1e-5, 1e-3, () -> {
                 rec.dropoutSeed(10);
@@ -240,7 +337,7 @@ class TrainerTest {
     void recurrentDropoutDrawsAMaskPerGate() {
         try (Sequential m = model(13, 3, LstmSpec.of(4).returnSequences(true), LstmSpec.of(5),
                 DenseSpec.of(1, DenseActivation.LINEAR))) {
-            Trainer t = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropout(0, 0.5f, 0f).dropout(1, 0.5f, 0.5f)
+            Trainer t = newTrainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropout(0, 0.5f, 0f).dropout(1, 0.5f, 0.5f)
                     .dropoutSeed(3);
             // batch 16: masks of 48 or more values, which two independent draws repeat with probability 2^-48
             Trainer.Masks inputOnly = t.nextMasks(0, 16, 3);
@@ -251,12 +348,12 @@ class TrainerTest {
             assertEquals(16 * 3, inputOnly.x()[0].length);
             assertTrue(inputOnly.h() == null, "no state mask without recurrent_dropout");
             assertPerGate(t.nextMasks(1, 16, 4), 4, 16 * 4, 16 * 5);
-            assertPerGate(new Trainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropout(0, 0f, 0.5f).nextMasks(0, 16, 3),
+            assertPerGate(newTrainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropout(0, 0f, 0.5f).nextMasks(0, 16, 3),
                     4, -1, 16 * 4);
         }
         try (Sequential m = model(13, 3, io.jlstm.layers.BidirectionalSpec.of(GruSpec.of(4).returnSequences(true),
                 io.jlstm.layers.MergeMode.CONCAT), GruSpec.of(5).resetAfter(false))) {
-            Trainer t = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropout(0, 0.3f, 0.2f).dropout(1, 0.5f, 0f);
+            Trainer t = newTrainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropout(0, 0.3f, 0.2f).dropout(1, 0.5f, 0f);
             assertPerGate(t.nextMasks(0, 16, 3), 3, 16 * 3, 16 * 4);
             Trainer.Masks inputOnly = t.nextMasks(1, 16, 8);
             assertEquals(3, inputOnly.x().length);
@@ -290,7 +387,7 @@ class TrainerTest {
     void dropoutLayerDropsAboutRateAndScalesTheRest() {
         float rate = 0.3f;
         try (Sequential m = model(15, 20, DropoutSpec.of(rate))) {
-            Trainer t = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropoutSeed(5);
+            Trainer t = newTrainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropoutSeed(5);
             Random rnd = new Random(16);
             Tensor x = Tensor.allocate(64, 50, 20);
             for (long i = 0; i < x.size(); i++) {
@@ -335,14 +432,14 @@ class TrainerTest {
             Random rnd = new Random(18);
             Tensor x = random(rnd, 1f, 3, 4, 3);
             Tensor y = random(rnd, 0.5f, 3, 2);
-            Trainer t = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropoutSeed(19);
+            Trainer t = newTrainer(m, new Optimizer.Sgd(0.1f, 0, false)).dropoutSeed(19);
             Trainer.Gradients g = t.gradients(x, y);
             for (int layer : new int[] {0, 2, 4, 6}) {
                 assertTrue(g.perLayer().get(layer).isEmpty(), "a Dropout layer has no weights");
             }
             try (Sequential plain = model(17, 3, LstmSpec.of(4).returnSequences(true), DenseSpec.of(4, DenseActivation.TANH),
                     GruSpec.of(3), DenseSpec.of(2, DenseActivation.LINEAR))) {
-                float plainLoss = new Trainer(plain, new Optimizer.Sgd(0.1f, 0, false)).evaluate(x, y);
+                float plainLoss = newTrainer(plain, new Optimizer.Sgd(0.1f, 0, false)).evaluate(x, y);
                 assertEquals(plainLoss, t.evaluate(x, y), "evaluation never drops");
                 assertTrue(Math.abs(g.loss() - plainLoss) > 1e-6, "training drops");
             }
@@ -365,7 +462,7 @@ class TrainerTest {
             Tensor y = random(rnd, 0.5f, 8, 1);
             Trainer[] runs = new Trainer[3];
             for (int r = 0; r < 3; r++) {
-                runs[r] = new Trainer(m, new Optimizer.Adam(0.01f, 0.9f, 0.999f, 1e-7f, Optimizer.AdamForm.KERAS3))
+                runs[r] = newTrainer(m, new Optimizer.Adam(0.01f, 0.9f, 0.999f, 1e-7f, Optimizer.AdamForm.KERAS3))
                         .dropout(0, 0.2f, 0.2f).dropout(2, 0.1f, 0.3f).dropoutSeed(r < 2 ? 22 : 23);
                 for (int step = 0; step < 4; step++) {
                     runs[r].trainStep(x, y);
@@ -395,7 +492,7 @@ class TrainerTest {
                 }
                 y.set(sum / 5, b, 0);
             }
-            Trainer t = new Trainer(m, new Optimizer.Adam(0.01f, 0.9f, 0.999f, 1e-7f, Optimizer.AdamForm.KERAS3));
+            Trainer t = newTrainer(m, new Optimizer.Adam(0.01f, 0.9f, 0.999f, 1e-7f, Optimizer.AdamForm.KERAS3));
             float first = t.evaluate(x, y);
             for (int i = 0; i < 100; i++) {
                 t.trainStep(x, y);
@@ -417,14 +514,14 @@ class TrainerTest {
     void badInputsAreNamed() {
         try (Sequential m = model(1, 2, LstmSpec.of(3), DenseSpec.of(1, DenseActivation.LINEAR));
              Sequential gru = model(1, 2, GruSpec.of(3).returnState(true))) {
-            Trainer t = new Trainer(m, new Optimizer.Sgd(0.1f, 0, false));
+            Trainer t = newTrainer(m, new Optimizer.Sgd(0.1f, 0, false));
             var e = assertThrows(IllegalArgumentException.class, () -> t.trainStep(Tensor.allocate(4, 3, 2),
                     Tensor.allocate(5, 1)));
             assertTrue(e.getMessage().contains("[4, 1]") && e.getMessage().contains("[5, 1]"), e.getMessage());
             e = assertThrows(IllegalArgumentException.class, () -> t.trainStep(Tensor.allocate(4, 3, 7),
                     Tensor.allocate(4, 1)));
             assertTrue(e.getMessage().contains("[4, 3, 7]"), e.getMessage());
-            e = assertThrows(IllegalArgumentException.class, () -> new Trainer(gru, new Optimizer.Sgd(0.1f, 0, false)));
+            e = assertThrows(IllegalArgumentException.class, () -> newTrainer(gru, new Optimizer.Sgd(0.1f, 0, false)));
             assertTrue(e.getMessage().contains("GRU layer") && e.getMessage().contains("returns its state"), e.getMessage());
             assertThrows(IllegalArgumentException.class, () -> new Optimizer.Sgd(-1f, 0, false));
             Tensor nan = Tensor.allocate(4, 3, 2);

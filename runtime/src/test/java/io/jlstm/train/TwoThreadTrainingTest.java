@@ -43,9 +43,9 @@ class TwoThreadTrainingTest {
             f = spec.outputFeatures(f);
         }
         StringBuilder sb = new StringBuilder();
-        try (Sequential model = b.build()) {
-            Trainer t = new Trainer(model, new Optimizer.Adam(0.01f, 0.9f, 0.999f, 1e-7f, Optimizer.AdamForm.KERAS3),
-                    Losses.sparseCategoricalCrossentropy(false));
+        try (Sequential model = b.build();
+             Trainer t = new Trainer(model, new Optimizer.Adam(0.01f, 0.9f, 0.999f, 1e-7f, Optimizer.AdamForm.KERAS3),
+                     Losses.sparseCategoricalCrossentropy(false))) {
             t.dropout(0, 0.2f, 0.1f);
             for (int step = 0; step < 3; step++) {
                 Tensor x = random(rnd, 1f, 40, 12, features);

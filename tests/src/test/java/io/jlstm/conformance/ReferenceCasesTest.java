@@ -53,11 +53,7 @@ class ReferenceCasesTest {
         assertFalse(cases.isEmpty(), "no reference cases (folders with case.json) in " + dir);
         List<DynamicTest> tests = new ArrayList<>();
         for (Path c : cases) {
-            if ("training".equals(ReferenceCase.read(c).kind())) {
-                // the trainer is one implementation, whatever the inference backend
-                tests.add(DynamicTest.dynamicTest(c.getFileName() + " [trainer]", () -> runCase(c, null)));
-                continue;
-            }
+            // training cases too: the trainer's products run on the model's backend
             for (Backend backend : backends()) {
                 tests.add(DynamicTest.dynamicTest(c.getFileName() + " [" + backend.name() + "]",
                         () -> runCase(c, backend)));
@@ -70,7 +66,7 @@ class ReferenceCasesTest {
         ReferenceCase rc = ReferenceCase.read(dir);
         switch (rc.kind()) {
             case "forward" -> runForward(rc, backend);
-            case "training" -> TrainingCases.run(rc);
+            case "training" -> TrainingCases.run(rc, backend);
             default -> fail("case " + rc.name() + ": unsupported case kind '" + rc.kind() + "'");
         }
     }

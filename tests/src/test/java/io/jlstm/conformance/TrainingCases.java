@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.jlstm.Sequential;
 import io.jlstm.Tensor;
-import io.jlstm.backend.Backends;
+import io.jlstm.backend.Backend;
 import io.jlstm.cases.ReferenceCase;
 import io.jlstm.train.Optimizer;
 import io.jlstm.train.Trainer;
@@ -48,7 +48,7 @@ final class TrainingCases {
         };
     }
 
-    static void run(ReferenceCase rc) throws Exception {
+    static void run(ReferenceCase rc, Backend backend) throws Exception {
         JsonNode tr = rc.json().path("training");
         String loss = tr.path("loss").asText();
         if (!loss.startsWith("mean_squared_error")) {
@@ -62,8 +62,8 @@ final class TrainingCases {
         ReferenceCase.Tolerance lossTol = rc.tolerance("loss");
         ReferenceCase.Tolerance gradTol = rc.tolerance("gradients");
         ReferenceCase.Tolerance weightTol = rc.tolerance("weights");
-        try (Sequential model = rc.toModel(Backends.java())) {
-            Trainer trainer = new Trainer(model, optimizer(rc, tr.path("optimizer")));
+        try (Sequential model = rc.toModel(backend);
+             Trainer trainer = new Trainer(model, optimizer(rc, tr.path("optimizer")))) {
             Trainer.Gradients g = trainer.gradients(x, y);
             check(rc, "initial loss", lossTol, g.loss(), tr.path("initial_loss").asDouble());
             for (JsonNode e : tr.path("initial_gradients")) {
