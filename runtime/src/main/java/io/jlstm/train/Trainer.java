@@ -37,9 +37,12 @@ import java.util.SequencedMap;
  * weights as they are at the start of the pass, and the gradients. Its products (the input
  * projection of all steps, each step's recurrent product, and their transposed products on the
  * way back) go through the model's {@link Backend} ({@code java} or {@code openblas}), the one
- * inference uses; the pointwise work (gates, cell updates, their derivatives) runs in Java, the
- * gate activations through the same vector kernels as inference. The weights the optimizer updates
- * and the gradients {@link #gradients} returns are heap arrays (O(parameters) copies per pass).
+ * inference uses. The LSTM's pointwise work runs in the vector kernels where it is heavy: the
+ * gate activations (the functions inference computes, element for element) and the backward row
+ * ({@code Kernels.lstmCellBackward}); its cell update uses inference's fused multiply-add. The
+ * GRU's, Dense's and the dropout masks' pointwise work is scalar Java over the native buffers. The
+ * weights the optimizer updates and the gradients {@link #gradients} returns are heap arrays
+ * (O(parameters) copies per pass).
  *
  * <p>The trainer copies the model's weights when it is created and owns those copies; {@link
  * #toModel} builds a new model from them. The workspace holds about the largest pass's native
@@ -343,7 +346,7 @@ public final class Trainer implements AutoCloseable {
 
     // ------------------------------------------------------------------ the pass
 
-    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
 
     private static float get(MemorySegment s, long i) {
         return s.getAtIndex(F, i);
@@ -576,19 +579,6 @@ public final class Trainer implements AutoCloseable {
         }
     }
 
-    // ------------------------------------------------------------------ activations
-
-    /** The derivative, written in terms of the activation's output {@code y}. */
-    private static float derivative(Activation a, float y) {
-        return switch (a) {
-            case LINEAR -> 1f;
-            case RELU -> y > 0 ? 1f : 0f;
-            case SIGMOID -> y * (1 - y);
-            case HARD_SIGMOID -> y > 0 && y < 1 ? 1f / 6f : 0f;
-            case TANH -> 1 - y * y;
-        };
-    }
-
     // ------------------------------------------------------------------ LSTM
 
     /** What a recurrent layer's forward pass keeps for its backward pass; output in processing order. */
@@ -806,7 +796,8 @@ public final class Trainer implements AutoCloseable {
             long gi = zo + (long) b * g4;
             for (int j = 0; j < hN; j++) {
                 long bj = (long) b * hN + j;
-                float cn = get(gates, gi + hN + j) * get(c, so + bj) + get(gates, gi + j) * get(gates, gi + 2 * hN + j);
+                // f·c + i·g with one rounding of the sum, as inference's cell computes it
+                float cn = Math.fma(get(gates, gi + hN + j), get(c, so + bj), get(gates, gi + j) * get(gates, gi + 2 * hN + j));
                 set(c, so + bh + bj, cn);
             }
         }
@@ -864,27 +855,20 @@ public final class Trainer implements AutoCloseable {
             }
             long zo = s * bg;
             long so = s * bh;
+            // dh = what comes from step s + 1 plus what comes from above
+            if (sequence) {
+                for (int b = 0; b < batch; b++) {
+                    KERNELS.axpy(hN, 1f, dOut, ((long) b * steps + s) * hN, dhNext, (long) b * hN);
+                }
+            } else if (s == steps - 1) {
+                KERNELS.axpy((int) bh, 1f, dOut, 0, dhNext, 0);
+            }
             for (int b = 0; b < batch; b++) {
                 long gi = (long) b * g4;
-                long gz = zo + gi;
-                for (int j = 0; j < hN; j++) {
-                    long bj = (long) b * hN + j;
-                    float dh = get(dhNext, bj) + dOutAt(dOut, sequence, b, s, steps, hN, j);
-                    float ig = get(c.gates, gz + j);
-                    float fg = get(c.gates, gz + hN + j);
-                    float gg = get(c.gates, gz + 2 * hN + j);
-                    float og = get(c.gates, gz + 3 * hN + j);
-                    float ac = get(c.actC, so + bj);
-                    float dc = get(dcNext, bj) + dh * og * derivative(act, ac);
-                    set(dz, gi + j, dc * gg * derivative(rec, ig));
-                    set(dz, gi + hN + j, dc * get(c.c, so + bj) * derivative(rec, fg));
-                    set(dz, gi + 2 * hN + j, dc * ig * derivative(act, gg));
-                    set(dz, gi + 3 * hN + j, dh * ac * derivative(rec, og));
-                    set(dcNext, bj, dc * fg);
-                }
-                for (int j = 0; j < g4; j++) {
-                    add(dB, j, get(dz, gi + j));
-                }
+                long bj = (long) b * hN;
+                KERNELS.lstmCellBackward(c.gates, zo + gi, c.c, so + bj, c.actC, so + bj, dhNext, bj, dcNext, bj, dz, gi,
+                        hN, act, rec);
+                KERNELS.axpy(g4, 1f, dz, gi, dB, 0);
             }
             // dK += x_tᵀ·dz, dU += h_{s-1}ᵀ·dz, dx_t = dz·Kᵀ, dh_{s-1} = dz·Uᵀ; with dropout each
             // gate block g sees x_t⊙mx[gate] and h⊙mh[gate], so its products take the mask on the way back
@@ -1057,8 +1041,8 @@ public final class Trainer implements AutoCloseable {
                     float dh = get(dhNext, bj) + dOutAt(dOut, sequence, b, s, steps, hN, j);
                     float zj = get(c.z, so + bj);
                     float hhj = get(c.hh, so + bj);
-                    float dzPre = dh * (get(c.h, so + bj) - hhj) * derivative(rec, zj);
-                    float dhhPre = dh * (1 - zj) * derivative(act, hhj);
+                    float dzPre = dh * (get(c.h, so + bj) - hhj) * rec.derivativeFromOutput(zj);
+                    float dhhPre = dh * (1 - zj) * act.derivativeFromOutput(hhj);
                     set(dhPrev, bj, dh * zj);
                     set(dxz, po + j, dzPre);
                     set(dhp, po + j, dzPre);
@@ -1066,7 +1050,7 @@ public final class Trainer implements AutoCloseable {
                     if (after) {
                         float rj = get(c.r, so + bj);
                         set(dhp, po + 2 * hN + j, dhhPre * rj);
-                        float drPre = dhhPre * get(c.aux, so + bj) * derivative(rec, rj);
+                        float drPre = dhhPre * get(c.aux, so + bj) * rec.derivativeFromOutput(rj);
                         set(dxz, po + hN + j, drPre);
                         set(dhp, po + hN + j, drPre);
                     }
@@ -1085,7 +1069,7 @@ public final class Trainer implements AutoCloseable {
                         float m2 = mh == null ? 1f : mh[2][(int) bp];
                         float hmv = mh == null ? get(c.h, so + bp) : get(c.h, so + bp) * m2; // what r multiplied
                         add(dhPrev, bp, mh == null ? acc * rp : acc * rp * m2);
-                        float drPre = acc * hmv * derivative(rec, rp);
+                        float drPre = acc * hmv * rec.derivativeFromOutput(rp);
                         set(dxz, po + hN + p, drPre);
                         set(dhp, po + hN + p, drPre);
                     }
@@ -1275,7 +1259,7 @@ public final class Trainer implements AutoCloseable {
             }
             for (int j = 0; j < n; j++) {
                 float y = get(c.output, o + j);
-                float dz = a == null ? y * (get(dOut, o + j) - dot) : get(dOut, o + j) * derivative(a, y);
+                float dz = a == null ? y * (get(dOut, o + j) - dot) : get(dOut, o + j) * a.derivativeFromOutput(y);
                 add(dB, j, dz);
                 set(dZ, o + j, dz);
             }

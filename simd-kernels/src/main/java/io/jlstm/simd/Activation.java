@@ -73,6 +73,26 @@ public enum Activation {
     }
 
     /**
+     * The derivative of this activation where it outputs {@code y}, written in terms of that output
+     * as backpropagation uses it: linear 1, relu {@code y > 0 ? 1 : 0}, sigmoid {@code y·(1 − y)},
+     * hard_sigmoid {@code 0 < y < 1 ? 1/6 : 0} (Keras 3's slope), tanh {@code 1 − y·y}. Evaluated
+     * in float, left to right, without fused multiply-adds, exactly as {@link
+     * Kernels#lstmCellBackward} evaluates it.
+     *
+     * @param y the activation's output
+     * @return the derivative there; 0 for a NaN output of relu and hard_sigmoid
+     */
+    public float derivativeFromOutput(float y) {
+        return switch (this) {
+            case LINEAR -> 1f;
+            case RELU -> y > 0 ? 1f : 0f;
+            case SIGMOID -> y * (1 - y);
+            case HARD_SIGMOID -> y > 0 && y < 1 ? 1f / 6f : 0f;
+            case TANH -> 1 - y * y;
+        };
+    }
+
+    /**
      * Evaluates this activation in double precision, straight from its definition. It is the
      * reference the float kernels are tested against, not a fast path.
      *

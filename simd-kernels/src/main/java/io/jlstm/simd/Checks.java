@@ -188,6 +188,20 @@ final class Checks {
         fits("h", h, hOff, units);
     }
 
+    static void lstmCellBackward(MemorySegment gates, long gOff, MemorySegment cPrev, long cOff, MemorySegment actC,
+                                 long aOff, MemorySegment dh, long dhOff, MemorySegment dc, long dcOff, MemorySegment dz,
+                                 long dzOff, int units, Activation activation, Activation recurrentActivation) {
+        nonNegative("units", units);
+        activation("activation", activation);
+        activation("recurrentActivation", recurrentActivation);
+        fits("gates", gates, gOff, 4L * units);
+        fits("cPrev", cPrev, cOff, units);
+        fits("actC", actC, aOff, units);
+        fits("dh", dh, dhOff, units);
+        fits("dc", dc, dcOff, units);
+        fits("dz", dz, dzOff, 4L * units);
+    }
+
     static void gruCellResetAfter(MemorySegment xp, long xpOff, MemorySegment hp, long hpOff, MemorySegment h,
                                   long hOff, int units, Activation activation, Activation recurrentActivation) {
         nonNegative("units", units);

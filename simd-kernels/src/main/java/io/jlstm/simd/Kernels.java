@@ -233,6 +233,34 @@ public interface Kernels {
                   int units, Activation activation, Activation recurrentActivation);
 
     /**
+     * The backward pass of one LSTM row over {@code units} cells, from what the forward pass kept:
+     * the activated gates {@code [i | f | g | o]}, the previous cell state and {@code actC =
+     * act(c_t)}. With {@code d(a, y)} = {@link Activation#derivativeFromOutput}:
+     * <pre>
+     *   dc   = dc + dh * o * d(act, actC)
+     *   dz_i = dc * g * d(rec, i)        dz_f = dc * cPrev * d(rec, f)
+     *   dz_g = dc * i * d(act, g)        dz_o = dh * actC * d(rec, o)
+     *   dc  <- dc * f                    (what reaches c_{t-1})
+     * </pre>
+     * Products are evaluated left to right without fused multiply-adds, so every implementation
+     * gives the same bits.
+     *
+     * @param gates the activated gates, {@code 4 * units} floats from {@code gOff}
+     * @param cPrev c<sub>t-1</sub>
+     * @param actC act(c<sub>t</sub>)
+     * @param dh the gradient reaching h<sub>t</sub> (read only)
+     * @param dc read as the gradient reaching c<sub>t</sub> from step t + 1, overwritten with the
+     *     gradient reaching c<sub>t-1</sub>
+     * @param dz receives the gradients of the gate pre-activations, {@code 4 * units} floats
+     * @param units cell width, {@code >= 0}
+     * @param activation the cell activation ({@code act})
+     * @param recurrentActivation the gate activation ({@code rec})
+     */
+    void lstmCellBackward(MemorySegment gates, long gOff, MemorySegment cPrev, long cOff, MemorySegment actC, long aOff,
+                          MemorySegment dh, long dhOff, MemorySegment dc, long dcOff, MemorySegment dz, long dzOff,
+                          int units, Activation activation, Activation recurrentActivation);
+
+    /**
      * GRU cell update with {@code reset_after = true}, one row. {@code xp} holds
      * {@code x @ K + b_input} and {@code hp} holds {@code h_{t-1} @ R + b_recurrent}, each
      * {@code 3 * units} in blocks {@code [z | r | h]}:

@@ -156,6 +156,16 @@ final class ScalarKernels implements Kernels {
     }
 
     @Override
+    public void lstmCellBackward(MemorySegment gates, long gOff, MemorySegment cPrev, long cOff, MemorySegment actC,
+                                 long aOff, MemorySegment dh, long dhOff, MemorySegment dc, long dcOff, MemorySegment dz,
+                                 long dzOff, int units, Activation activation, Activation recurrentActivation) {
+        Checks.lstmCellBackward(gates, gOff, cPrev, cOff, actC, aOff, dh, dhOff, dc, dcOff, dz, dzOff, units, activation,
+                recurrentActivation);
+        lstmCellBackwardRange(gates, gOff, cPrev, cOff, actC, aOff, dh, dhOff, dc, dcOff, dz, dzOff, units, 0, activation,
+                recurrentActivation);
+    }
+
+    @Override
     public void gruCellResetAfter(MemorySegment xp, long xpOff, MemorySegment hp, long hpOff, MemorySegment h,
                                   long hOff, int units, Activation activation, Activation recurrentActivation) {
         Checks.gruCellResetAfter(xp, xpOff, hp, hpOff, h, hOff, units, activation, recurrentActivation);
@@ -189,6 +199,26 @@ final class ScalarKernels implements Kernels {
             float cNew = Math.fma(f, c.getAtIndex(F, cOff + j), i * g);
             c.setAtIndex(F, cOff + j, cNew);
             h.setAtIndex(F, hOff + j, o * RationalTanh.apply(activation, cNew));
+        }
+    }
+
+    static void lstmCellBackwardRange(MemorySegment gates, long gOff, MemorySegment cPrev, long cOff,
+                                      MemorySegment actC, long aOff, MemorySegment dh, long dhOff, MemorySegment dc,
+                                      long dcOff, MemorySegment dz, long dzOff, int units, int from, Activation act,
+                                      Activation rec) {
+        for (int j = from; j < units; j++) {
+            float ig = gates.getAtIndex(F, gOff + j);
+            float fg = gates.getAtIndex(F, gOff + units + j);
+            float gg = gates.getAtIndex(F, gOff + 2L * units + j);
+            float og = gates.getAtIndex(F, gOff + 3L * units + j);
+            float ac = actC.getAtIndex(F, aOff + j);
+            float dhj = dh.getAtIndex(F, dhOff + j);
+            float dcj = dc.getAtIndex(F, dcOff + j) + dhj * og * act.derivativeFromOutput(ac);
+            dz.setAtIndex(F, dzOff + j, dcj * gg * rec.derivativeFromOutput(ig));
+            dz.setAtIndex(F, dzOff + units + j, dcj * cPrev.getAtIndex(F, cOff + j) * rec.derivativeFromOutput(fg));
+            dz.setAtIndex(F, dzOff + 2L * units + j, dcj * ig * act.derivativeFromOutput(gg));
+            dz.setAtIndex(F, dzOff + 3L * units + j, dhj * ac * rec.derivativeFromOutput(og));
+            dc.setAtIndex(F, dcOff + j, dcj * fg);
         }
     }
 

@@ -798,6 +798,49 @@ abstract sealed class VectorKernels implements Kernels
     }
 
     @Override
+    public void lstmCellBackward(MemorySegment gates, long gOff, MemorySegment cPrev, long cOff, MemorySegment actC,
+                                 long aOff, MemorySegment dh, long dhOff, MemorySegment dc, long dcOff, MemorySegment dz,
+                                 long dzOff, int units, Activation activation, Activation recurrentActivation) {
+        Checks.lstmCellBackward(gates, gOff, cPrev, cOff, actC, aOff, dh, dhOff, dc, dcOff, dz, dzOff, units, activation,
+                recurrentActivation);
+        VectorSpecies<Float> s = species();
+        int step = s.length();
+        int bound = s.loopBound(units);
+        long u = units;
+        for (int j = 0; j < bound; j += step) {
+            FloatVector ig = FloatVector.fromMemorySegment(s, gates, (gOff + j) * Float.BYTES, ORDER);
+            FloatVector fg = FloatVector.fromMemorySegment(s, gates, (gOff + u + j) * Float.BYTES, ORDER);
+            FloatVector gg = FloatVector.fromMemorySegment(s, gates, (gOff + 2 * u + j) * Float.BYTES, ORDER);
+            FloatVector og = FloatVector.fromMemorySegment(s, gates, (gOff + 3 * u + j) * Float.BYTES, ORDER);
+            FloatVector ac = FloatVector.fromMemorySegment(s, actC, (aOff + j) * Float.BYTES, ORDER);
+            FloatVector dhj = FloatVector.fromMemorySegment(s, dh, (dhOff + j) * Float.BYTES, ORDER);
+            FloatVector dcj = FloatVector.fromMemorySegment(s, dc, (dcOff + j) * Float.BYTES, ORDER)
+                    .add(dhj.mul(og).mul(derivative(s, activation, ac)));
+            dcj.mul(gg).mul(derivative(s, recurrentActivation, ig)).intoMemorySegment(dz, (dzOff + j) * Float.BYTES, ORDER);
+            dcj.mul(FloatVector.fromMemorySegment(s, cPrev, (cOff + j) * Float.BYTES, ORDER))
+                    .mul(derivative(s, recurrentActivation, fg)).intoMemorySegment(dz, (dzOff + u + j) * Float.BYTES, ORDER);
+            dcj.mul(ig).mul(derivative(s, activation, gg)).intoMemorySegment(dz, (dzOff + 2 * u + j) * Float.BYTES, ORDER);
+            dhj.mul(ac).mul(derivative(s, recurrentActivation, og))
+                    .intoMemorySegment(dz, (dzOff + 3 * u + j) * Float.BYTES, ORDER);
+            dcj.mul(fg).intoMemorySegment(dc, (dcOff + j) * Float.BYTES, ORDER);
+        }
+        ScalarKernels.lstmCellBackwardRange(gates, gOff, cPrev, cOff, actC, aOff, dh, dhOff, dc, dcOff, dz, dzOff, units,
+                bound, activation, recurrentActivation);
+    }
+
+    /** {@link Activation#derivativeFromOutput} lane by lane, with the same float operations. */
+    private static FloatVector derivative(VectorSpecies<Float> s, Activation a, FloatVector y) {
+        return switch (a) {
+            case LINEAR -> FloatVector.broadcast(s, 1f);
+            case RELU -> FloatVector.zero(s).blend(1f, y.compare(VectorOperators.GT, 0f));
+            case SIGMOID -> y.mul(FloatVector.broadcast(s, 1f).sub(y));
+            case HARD_SIGMOID -> FloatVector.zero(s).blend(1f / 6f,
+                    y.compare(VectorOperators.GT, 0f).and(y.compare(VectorOperators.LT, 1f)));
+            case TANH -> FloatVector.broadcast(s, 1f).sub(y.mul(y));
+        };
+    }
+
+    @Override
     public void gruCellResetAfter(MemorySegment xp, long xpOff, MemorySegment hp, long hpOff, MemorySegment h,
                                   long hOff, int units, Activation activation, Activation recurrentActivation) {
         Checks.gruCellResetAfter(xp, xpOff, hp, hpOff, h, hOff, units, activation, recurrentActivation);

@@ -89,6 +89,18 @@ class ArgumentCheckTest {
         rejects(IllegalArgumentException.class, () -> k.lstmCell(big, 0, big, 0, big, 0, -1, t, s), "units");
         rejects(NullPointerException.class, () -> k.lstmCell(big, 0, big, 0, big, 0, 1, null, s));
         rejects(IndexOutOfBoundsException.class,
+                () -> k.lstmCellBackward(floats(39), 0, big, 0, big, 0, big, 0, big, 0, big, 0, 10, t, s), "gates", "40");
+        rejects(IndexOutOfBoundsException.class,
+                () -> k.lstmCellBackward(big, 0, big, 0, floats(9), 0, big, 0, big, 0, big, 0, 10, t, s), "actC");
+        rejects(IndexOutOfBoundsException.class,
+                () -> k.lstmCellBackward(big, 0, big, 0, big, 0, big, 0, big, 995, big, 0, 10, t, s), "dc");
+        rejects(IndexOutOfBoundsException.class,
+                () -> k.lstmCellBackward(big, 0, big, 0, big, 0, big, 0, big, 0, big, 961, 10, t, s), "dz");
+        rejects(IllegalArgumentException.class,
+                () -> k.lstmCellBackward(big, 0, big, 0, big, 0, big, 0, big, 0, big, 0, -1, t, s), "units");
+        rejects(NullPointerException.class,
+                () -> k.lstmCellBackward(big, 0, big, 0, big, 0, big, 0, big, 0, big, 0, 1, t, null));
+        rejects(IndexOutOfBoundsException.class,
                 () -> k.gruCellResetAfter(big, 0, floats(29), 0, big, 0, 10, t, s), "hp", "30");
         rejects(IndexOutOfBoundsException.class,
                 () -> k.gruGatesResetBefore(big, 0, floats(19), 0, big, 0, big, 0, 10, s), "hp", "20");

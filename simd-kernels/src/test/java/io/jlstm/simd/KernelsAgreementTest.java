@@ -186,6 +186,43 @@ class KernelsAgreementTest {
         }
     }
 
+    /** The LSTM backward row: every width gives the scalar kernels' bits, for every activation pair. */
+    @ParameterizedTest(name = "{0} bits")
+    @ValueSource(ints = {128, 256, 512})
+    void lstmBackwardIsBitwiseEqual(int bits) {
+        Kernels v = Fixtures.vectorOrSkip(bits);
+        Random rnd = new Random(23);
+        for (Activation act : Activation.values()) {
+            for (Activation rec : Activation.values()) {
+                for (int u : new int[] {0, 1, 7, 13, 37, 300}) {
+                    String what = act + "/" + rec + " units=" + u;
+                    float[] gates = new float[4 * u];
+                    for (int i = 0; i < gates.length; i++) { // activated gates: outputs in each activation's range
+                        Activation a = i / Math.max(1, u) == 2 ? act : rec;
+                        gates[i] = a.apply(rnd.nextFloat() * 8 - 4);
+                    }
+                    float[] actC = new float[u];
+                    for (int i = 0; i < u; i++) {
+                        actC[i] = act.apply(rnd.nextFloat() * 4 - 2);
+                    }
+                    float[] cPrev = random(rnd, u, -2f, 2f);
+                    float[] dh = random(rnd, u, -1f, 1f);
+                    float[] dc = random(rnd, u, -1f, 1f);
+                    MemorySegment dc1 = segment(dc, 1);
+                    MemorySegment dc2 = segment(dc, 1);
+                    MemorySegment dz1 = segment(new float[4 * u], 2);
+                    MemorySegment dz2 = segment(new float[4 * u], 2);
+                    SCALAR.lstmCellBackward(segment(gates, 3), 3, segment(cPrev, 0), 0, segment(actC, 2), 2,
+                            segment(dh, 1), 1, dc1, 1, dz1, 2, u, act, rec);
+                    v.lstmCellBackward(segment(gates, 3), 3, segment(cPrev, 0), 0, segment(actC, 2), 2,
+                            segment(dh, 1), 1, dc2, 1, dz2, 2, u, act, rec);
+                    assertBitwise(read(dc1, 0, u + 2), read(dc2, 0, u + 2), "lstm backward dc " + what);
+                    assertBitwise(read(dz1, 0, 4 * u + 4), read(dz2, 0, 4 * u + 4), "lstm backward dz " + what);
+                }
+            }
+        }
+    }
+
     @ParameterizedTest(name = "{0} bits")
     @ValueSource(ints = {128, 256, 512})
     void cellsAreBitwiseEqual(int bits) {

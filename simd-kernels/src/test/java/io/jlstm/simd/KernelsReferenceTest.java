@@ -217,6 +217,63 @@ class KernelsReferenceTest {
         return a.applyExact(x);
     }
 
+    /** The LSTM backward row against the chain rule in double, from random gates and states. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("implementations")
+    void lstmBackwardMatchesTheChainRule(Kernels k) {
+        Random rnd = new Random(31);
+        for (Activation act : Activation.values()) {
+            for (Activation rec : Activation.values()) {
+                for (int u : new int[] {1, 13, 37}) {
+                    String what = k + " " + act + "/" + rec + " units=" + u;
+                    float[] pre = random(rnd, 4 * u, -3f, 3f);
+                    float[] gates = new float[4 * u];
+                    for (int i = 0; i < gates.length; i++) {
+                        gates[i] = (i / u == 2 ? act : rec).apply(pre[i]);
+                    }
+                    float[] cPrev = random(rnd, u, -2f, 2f);
+                    float[] actC = new float[u];
+                    for (int j = 0; j < u; j++) {
+                        actC[j] = act.apply(gates[u + j] * cPrev[j] + gates[j] * gates[2 * u + j]);
+                    }
+                    float[] dh = random(rnd, u, -1f, 1f);
+                    float[] dc = random(rnd, u, -1f, 1f);
+                    MemorySegment dcs = segment(dc, 2);
+                    MemorySegment dz = segment(new float[4 * u], 1);
+                    k.lstmCellBackward(segment(gates, 0), 0, segment(cPrev, 3), 3, segment(actC, 1), 1, segment(dh, 2), 2,
+                            dcs, 2, dz, 1, u, act, rec);
+                    float[] dzOut = read(dz, 1, 4 * u);
+                    float[] dcOut = read(dcs, 2, u);
+                    for (int j = 0; j < u; j++) {
+                        double i = gates[j];
+                        double f = gates[u + j];
+                        double g = gates[2 * u + j];
+                        double o = gates[3 * u + j];
+                        double a = actC[j];
+                        double dcT = dc[j] + dh[j] * o * slope(act, a);
+                        double[] want = {dcT * g * slope(rec, i), dcT * cPrev[j] * slope(rec, f),
+                            dcT * i * slope(act, g), dh[j] * a * slope(rec, o)};
+                        for (int q = 0; q < 4; q++) {
+                            assertNear(want[q], dzOut[q * u + j], 1e-5 * (1 + Math.abs(want[q])), what + " dz[" + (q * u + j) + "]");
+                        }
+                        assertNear(dcT * f, dcOut[j], 1e-5 * (1 + Math.abs(dcT * f)), what + " dc[" + j + "]");
+                    }
+                }
+            }
+        }
+    }
+
+    /** d act / dx where act outputs {@code y}, in double from the definitions. */
+    private static double slope(Activation a, double y) {
+        return switch (a) {
+            case LINEAR -> 1;
+            case RELU -> y > 0 ? 1 : 0;
+            case SIGMOID -> y * (1 - y);
+            case HARD_SIGMOID -> y > 0 && y < 1 ? 1.0 / 6 : 0;
+            case TANH -> 1 - y * y;
+        };
+    }
+
     @ParameterizedTest(name = "{0}")
     @MethodSource("implementations")
     void cellsMatchTheFormulas(Kernels k) {
