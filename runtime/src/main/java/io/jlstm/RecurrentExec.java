@@ -131,8 +131,11 @@ final class RecurrentExec extends LayerExec {
             }
         }
 
-        /** Sets h (and c) from {@code init} ([B,H] each, may be null for zeros). */
-        void load(MemorySegment[] init, long bytes) {
+        /**
+         * Sets h (and c) from {@code bytes} of {@code init} ([B,H] each, may be null for zeros)
+         * starting at byte {@code from}: the rows this state holds.
+         */
+        void load(MemorySegment[] init, long from, long bytes) {
             if (init == null) {
                 h.fill((byte) 0);
                 if (c != null) {
@@ -140,9 +143,9 @@ final class RecurrentExec extends LayerExec {
                 }
                 return;
             }
-            MemorySegment.copy(init[0], 0, h, 0, bytes);
+            MemorySegment.copy(init[0], from, h, 0, bytes);
             if (c != null) {
-                MemorySegment.copy(init[1], 0, c, 0, bytes);
+                MemorySegment.copy(init[1], from, c, 0, bytes);
             }
         }
     }
@@ -367,10 +370,8 @@ final class RecurrentExec extends LayerExec {
         // packed input kernel is read from L2. Batch 1 projects all steps at once (T rows).
         long seqStride = (long) steps * inputFeatures;
         boolean perStep = batch > 1 && !bf16 && seqStride <= Integer.MAX_VALUE;
-        MemorySegment xp;
-        if (perStep) {
-            xp = ctx.scratchFloats((long) batch * width); // one step's gate rows
-        } else {
+        MemorySegment xp = null;
+        if (!perStep) {
             if (stride > Integer.MAX_VALUE) {
                 throw new IllegalArgumentException(describe() + ": " + steps + " time steps of " + width
                         + " gate values exceed the 2^31 floats one batch row may span");
@@ -380,41 +381,122 @@ final class RecurrentExec extends LayerExec {
             projectInputs(ctx.backend(), in, 0, inputFeatures, rows, xp);
         }
 
-        StepState s = new StepState(this, batch, ctx::scratchFloats);
-        long stateBytes = (long) batch * units * Float.BYTES;
-        s.load(initialState, stateBytes);
-        boolean zeroStart = initialState == null;
-
         boolean seq = rspec.returnSequences();
         MemorySegment out = ctx.resultFloats(seq ? (long) batch * steps * units : (long) batch * units);
-        long unitBytes = (long) units * Float.BYTES;
-        for (int i = 0; i < steps; i++) {
-            int t = rspec.goBackwards() ? steps - 1 - i : i;
-            if (perStep) {
-                projectInputs(ctx.backend(), in, (long) t * inputFeatures, (int) seqStride, batch, xp);
-                step(ctx.backend(), ctx.kernels(), xp, 0, width, batch, s, zeroStart && i == 0);
-            } else {
-                step(ctx.backend(), ctx.kernels(), xp, (long) t * width, (int) stride, batch, s, zeroStart && i == 0);
+        long stateBytes = (long) batch * units * Float.BYTES;
+        boolean zeroStart = initialState == null;
+        MemorySegment h;
+        MemorySegment c;
+        if (perStep) {
+            // Rows of a batch are independent: with two threads and enough work, each thread runs
+            // the whole sequence for its half of the rows (one hand-off per layer, not per step),
+            // with every row computed exactly as alone.
+            StepPool pool = batch >= MIN_SPLIT_ROWS
+                    && (long) steps * batch * width * (units + inputFeatures) >= MIN_SPLIT_SEQUENCE_MACS
+                    ? StepPool.get() : null;
+            int mid = batch / 2 / 4 * 4; // the first half a whole number of the GEMM's 4-row tiles
+            Rows[] parts = pool == null ? new Rows[] {new Rows(0, batch)} : new Rows[] {new Rows(0, mid), new Rows(mid, batch)};
+            for (Rows r : parts) {
+                r.xp = ctx.scratchFloats((long) r.count * width); // one step's gate rows
+                r.state = new StepState(this, r.count, ctx::scratchFloats);
+                r.state.load(initialState, (long) r.from * units * Float.BYTES, (long) r.count * units * Float.BYTES);
             }
-            if (seq) {
-                // Keras returns the sequence in processing order: output[:, i] belongs to step i
-                for (int b = 0; b < batch; b++) {
-                    MemorySegment.copy(s.h, b * unitBytes, out, ((long) b * steps + i) * unitBytes, unitBytes);
+            Backend backend = ctx.backend();
+            Kernels kern = ctx.kernels();
+            if (parts.length == 2 && pool.canRead(in) && pool.canRead(out) && pool.canRead(parts[0].xp)
+                    && pool.canRead(parts[1].xp) && pool.canRead(parts[0].state.h) && pool.canRead(parts[1].state.h)) {
+                pool.halves(part -> runRows(backend, kern, in, steps, parts[part], zeroStart, out));
+            } else {
+                for (Rows r : parts) {
+                    runRows(backend, kern, in, steps, r, zeroStart, out);
                 }
             }
+            if (parts.length == 1) {
+                h = parts[0].state.h;
+                c = parts[0].state.c;
+            } else {
+                h = ctx.scratchFloats((long) batch * units);
+                c = lstm ? ctx.scratchFloats((long) batch * units) : null;
+                for (Rows r : parts) {
+                    long at = (long) r.from * units * Float.BYTES;
+                    long bytes = (long) r.count * units * Float.BYTES;
+                    MemorySegment.copy(r.state.h, 0, h, at, bytes);
+                    if (c != null) {
+                        MemorySegment.copy(r.state.c, 0, c, at, bytes);
+                    }
+                }
+            }
+        } else {
+            StepState s = new StepState(this, batch, ctx::scratchFloats);
+            s.load(initialState, 0, stateBytes);
+            long unitBytes = (long) units * Float.BYTES;
+            for (int i = 0; i < steps; i++) {
+                int t = rspec.goBackwards() ? steps - 1 - i : i;
+                step(ctx.backend(), ctx.kernels(), xp, (long) t * width, (int) stride, batch, s, zeroStart && i == 0);
+                if (seq) {
+                    // Keras returns the sequence in processing order: output[:, i] belongs to step i
+                    for (int b = 0; b < batch; b++) {
+                        MemorySegment.copy(s.h, b * unitBytes, out, ((long) b * steps + i) * unitBytes, unitBytes);
+                    }
+                }
+            }
+            h = s.h;
+            c = s.c;
         }
         if (!seq) {
-            MemorySegment.copy(s.h, 0, out, 0, stateBytes);
+            MemorySegment.copy(h, 0, out, 0, stateBytes);
         }
         MemorySegment[] result = new MemorySegment[1 + (rspec.returnState() ? rspec.stateCount() : 0)];
         result[0] = out;
         if (rspec.returnState()) {
-            result[1] = copyOf(ctx, s.h, stateBytes);
+            result[1] = copyOf(ctx, h, stateBytes);
             if (lstm) {
-                result[2] = copyOf(ctx, s.c, stateBytes);
+                result[2] = copyOf(ctx, c, stateBytes);
             }
         }
         return result;
+    }
+
+    /** Batches of at least this many rows may run as two halves of rows on two threads... */
+    static final int MIN_SPLIT_ROWS = 8;
+    /** ...when the whole sequence is at least this many multiply-adds (a hand-off costs a few µs). */
+    static final long MIN_SPLIT_SEQUENCE_MACS = 1L << 22;
+
+    /** Batch rows [from, from + count) of a per-step pass, with their own gate rows and state. */
+    private static final class Rows {
+        final int from;
+        final int count;
+        MemorySegment xp;
+        StepState state;
+
+        Rows(int from, int to) {
+            this.from = from;
+            this.count = to - from;
+        }
+    }
+
+    /**
+     * The whole sequence for the rows of {@code r}: each step projects their inputs into their
+     * gate rows, then steps their state; with return_sequences their outputs go to their rows of
+     * {@code out}.
+     */
+    private void runRows(Backend backend, Kernels k, MemorySegment in, int steps, Rows r, boolean zeroStart,
+                         MemorySegment out) {
+        int seqStride = steps * inputFeatures;
+        long unitBytes = (long) units * Float.BYTES;
+        long inRow0 = (long) r.from * seqStride;
+        for (int i = 0; i < steps; i++) {
+            int t = rspec.goBackwards() ? steps - 1 - i : i;
+            projectInputs(backend, in, inRow0 + (long) t * inputFeatures, seqStride, r.count, r.xp);
+            step(backend, k, r.xp, 0, width, r.count, r.state, zeroStart && i == 0);
+            if (rspec.returnSequences()) {
+                // Keras returns the sequence in processing order: output[:, i] belongs to step i
+                for (int b = 0; b < r.count; b++) {
+                    MemorySegment.copy(r.state.h, b * unitBytes, out, ((long) (r.from + b) * steps + i) * unitBytes,
+                            unitBytes);
+                }
+            }
+        }
     }
 
     /** Final states of the last pass are needed by Bidirectional even when the layer does not return them. */

@@ -174,7 +174,7 @@ public final class StreamingSession implements AutoCloseable {
         check();
         for (RecurrentExec.StepState s : states) {
             if (s != null) {
-                s.load(null, 0);
+                s.load(null, 0, 0);
             }
         }
     }
@@ -199,7 +199,7 @@ public final class StreamingSession implements AutoCloseable {
             }
             segs[j] = state[j].segment();
         }
-        states[layer].load(segs, (long) batch * r.units * Float.BYTES);
+        states[layer].load(segs, 0, (long) batch * r.units * Float.BYTES);
     }
 
     /** State {@code which} (0 = h, 1 = c) of recurrent layer {@code layer}, as a session-owned view [batch, units]. */

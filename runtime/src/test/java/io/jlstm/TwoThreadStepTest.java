@@ -6,7 +6,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * With {@code -Djlstm.threads=2} the batch-1 recurrent product, the batched packed products and
- * the LSTM cells of a batch are split across two threads; the numbers must be exactly those of
+ * the LSTM cells of a batch are split across two threads, and a batch of 8 rows or more runs as
+ * two halves of rows, one per thread; the numbers must be exactly those of
  * one thread (each column, each cell, is computed by one thread in the same order). The property is read once per JVM, so the two-thread run is a child JVM.
  */
 class TwoThreadStepTest {
@@ -44,6 +45,10 @@ class TwoThreadStepTest {
             for (float v : model.predict(Models.random(new java.util.Random(10), 1f, 5, 30, 128)).output().toFloatArray()) {
                 sb.append(Float.floatToRawIntBits(v)).append('\n');
             }
+            // a batch of 12: each thread runs the whole sequence for its half of the rows
+            for (float v : model.predict(Models.random(new java.util.Random(11), 1f, 12, 30, 128)).output().toFloatArray()) {
+                sb.append(Float.floatToRawIntBits(v)).append('\n');
+            }
             float[] step = new float[128];
             float[] out = new float[160];
             for (int t = 0; t < 30; t++) {
@@ -67,7 +72,8 @@ class TwoThreadStepTest {
     void twoThreadsGiveBitIdenticalResults() throws Exception {
         String one = run(1);
         String two = run(2);
-        assertEquals((4 + 5) * 160, one.lines().count(), "predict, one confined step twice, a batch of 5, the streamed output");
+        assertEquals((4 + 5 + 12) * 160, one.lines().count(),
+                "predict, one confined step twice, a batch of 5, a batch of 12, the streamed output");
         assertEquals(one, two);
     }
 }

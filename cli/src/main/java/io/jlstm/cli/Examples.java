@@ -74,8 +74,10 @@ final class Examples {
             }
             case "relu-lstm" -> {
                 // A relu LSTM over 100 steps is unstable (the cell state grows without bound once
-                // the weights do): a lower rate, clipping and a decay keep it from diverging.
-                float lr = learningRate > 0 ? learningRate : 0.0005f;
+                // the weights do): a low rate, clipping and a decay keep it from diverging. At 5e-4
+                // the loss explodes in epoch 3 (seed 42) and may or may not recover, depending on
+                // the last bits of the arithmetic; 3e-4 over 30 epochs learns with small spikes.
+                float lr = learningRate > 0 ? learningRate : 0.0003f;
                 yield new Setup(name, "LSTM(50, relu) -> Dense(1), rmsprop(lr " + lr + ", cosine decay, global clip norm 1), mse; "
                         + "windows of 100 steps of sin(2πt/40) + 0.5·sin(2πt/13) + noise(0.05), predict the next value; last 10% "
                         + "held out", lstmDense(1, LstmSpec.of(50).activation(Activation.RELU), init),
@@ -97,7 +99,7 @@ final class Examples {
     static final int SUM_EPOCHS = 30;
     static final float STACKED_LR = 0.003f;
     static final int STACKED_EPOCHS = 4;
-    static final int RELU_EPOCHS = 12;
+    static final int RELU_EPOCHS = 30;
 
     static String unknown(String name) {
         return "unknown example '" + name + "'; available examples: " + String.join(", ", NAMES);
