@@ -51,10 +51,15 @@ class FitTest {
         return t;
     }
 
-    /** LSTM(4) -> Dense(1) with random weights. */
+    /** LSTM(4) -> Dense(1) with random weights, on the java backend. */
     private static Sequential model(long seed) {
+        return model(seed, "java");
+    }
+
+    /** LSTM(4) -> Dense(1) with random weights, on backend {@code backend}. */
+    private static Sequential model(long seed, String backend) {
         Random rnd = new Random(seed);
-        Sequential.Builder b = Sequential.builder(1).backend(Backends.java());
+        Sequential.Builder b = Sequential.builder(1).backend(Backends.byName(backend).backend());
         int f = 1;
         for (LayerSpec spec : new LayerSpec[] {LstmSpec.of(4), DenseSpec.of(1, DenseActivation.LINEAR)}) {
             Map<String, Tensor> w = new LinkedHashMap<>();
@@ -68,7 +73,11 @@ class FitTest {
     }
 
     private static Trainer trainer(long seed, Optimizer optimizer) {
-        try (Sequential m = model(seed)) {
+        return trainer(seed, optimizer, "java");
+    }
+
+    private static Trainer trainer(long seed, Optimizer optimizer, String backend) {
+        try (Sequential m = model(seed, backend)) {
             Trainer t = new Trainer(m, optimizer);
             OPEN.add(t);
             return t;
@@ -136,13 +145,15 @@ class FitTest {
         assertEquals(direct, h.valLoss().getLast(), 1e-6 * direct);
     }
 
-    @Test
-    void sameSeedGivesBitIdenticalWeightsAndHistory() {
+    /** On either backend: the products of a backend are deterministic at a fixed thread count. */
+    @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"java", "openblas"})
+    void sameSeedGivesBitIdenticalWeightsAndHistory(String backend) {
         Tensor[] d = meanData(3, 40);
         List<List<float[]>> weights = new ArrayList<>();
         List<History> histories = new ArrayList<>();
         for (long shuffleSeed : new long[] {11, 11, 12}) {
-            Trainer t = trainer(4, adam(0.01f));
+            Trainer t = trainer(4, adam(0.01f), backend);
             histories.add(Fit.of(t).epochs(3).batchSize(6).shuffle(true, shuffleSeed).validationSplit(0.2)
                     .metrics(MAE).run(d[0], d[1]));
             weights.add(weightsOf(t));
