@@ -369,8 +369,13 @@ final class RecurrentExec extends LayerExec {
         }
     }
 
-    /** Batch-1 LSTM layers with at least this many recurrent weights split each step across two threads. */
-    static final long MIN_SPLIT_STEP = 1L << 15;
+    /**
+     * Batch-1 LSTM layers with at least this many recurrent weights split each step across two
+     * threads. W4's 2^16 (128 units) measured slower split on this shared 2-core host (166 against
+     * 193 ± 73 µs in JMH: a step is 3 µs and the hand-off waits on the other core), so the line is
+     * where the batch-1 gemv split always was.
+     */
+    static final long MIN_SPLIT_STEP = StepPool.MIN_SPLIT;
 
     /**
      * A batch-1 LSTM step as two halves of the packed panels: each half accumulates its columns of
