@@ -450,7 +450,7 @@ final class RecurrentExec extends LayerExec {
     /** Whether some batch-1 product of this layer is big enough to be split across two threads. */
     boolean splits() {
         return StepPool.THREADS > 1 && ((long) units * width >= StepPool.MIN_SPLIT
-                || (long) inputFeatures * width >= StepPool.MIN_SPLIT || (lstm && (long) units * width >= MIN_SPLIT_STEP));
+                || (long) inputFeatures * width >= StepPool.MIN_SPLIT);
     }
 
     /** {@code out[rows, 0:cols) += in[rows, depth] · packed} (float32 panels), on two threads when configured and worth it. */
@@ -516,7 +516,8 @@ final class RecurrentExec extends LayerExec {
             StepPool pool = batch >= MIN_SPLIT_ROWS
                     && (long) steps * batch * width * (units + inputFeatures) >= MIN_SPLIT_SEQUENCE_MACS
                     ? StepPool.get() : null;
-            int mid = batch / 2 / 4 * 4; // the first half a whole number of the GEMM's 4-row tiles
+            // the first half a whole number of the GEMM's 4-row tiles, as near half as that allows
+            int mid = Math.max(4, (batch + 4) / 8 * 4);
             Rows[] parts = pool == null ? new Rows[] {new Rows(0, batch)} : new Rows[] {new Rows(0, mid), new Rows(mid, batch)};
             for (Rows r : parts) {
                 r.xp = ctx.scratchFloats((long) r.count * width); // one step's gate rows
@@ -525,8 +526,8 @@ final class RecurrentExec extends LayerExec {
             }
             Backend backend = ctx.backend();
             Kernels kern = ctx.kernels();
-            if (parts.length == 2 && pool.canRead(in) && pool.canRead(out) && pool.canRead(parts[0].xp)
-                    && pool.canRead(parts[1].xp) && pool.canRead(parts[0].state.h) && pool.canRead(parts[1].state.h)) {
+            if (parts.length == 2 && pool.canRead(in) && pool.canRead(out) && readable(pool, parts[0])
+                    && readable(pool, parts[1]) && pool.canRead(packedInput) && pool.canRead(packedRecurrent)) {
                 pool.halves(part -> runRows(backend, kern, in, steps, parts[part], zeroStart, out));
             } else {
                 for (Rows r : parts) {
@@ -577,6 +578,14 @@ final class RecurrentExec extends LayerExec {
             }
         }
         return result;
+    }
+
+    /** Whether the helper may read and write every buffer of {@code r}'s rows. */
+    private static boolean readable(StepPool pool, Rows r) {
+        StepState st = r.state;
+        return pool.canRead(r.xp) && pool.canRead(st.h) && (st.c == null || pool.canRead(st.c))
+                && (st.hp == null || pool.canRead(st.hp)) && (st.rh == null || pool.canRead(st.rh))
+                && (st.hph == null || pool.canRead(st.hph));
     }
 
     /** Batches of at least this many rows may run as two halves of rows on two threads... */

@@ -22,8 +22,17 @@ final class Models {
 
     /** A model of these layers with uniform(-0.5, 0.5) weights. */
     static Sequential build(long seed, int inputFeatures, Backend backend, LayerSpec... layers) {
+        return build(seed, inputFeatures, backend, null, layers);
+    }
+
+    /** The same with the weights a step streams in {@code precision} (null: the default). */
+    static Sequential build(long seed, int inputFeatures, Backend backend, WeightPrecision precision,
+                            LayerSpec... layers) {
         Random rnd = new Random(seed);
         Sequential.Builder b = Sequential.builder(inputFeatures);
+        if (precision != null) {
+            b.weightPrecision(precision);
+        }
         int f = inputFeatures;
         for (LayerSpec spec : List.of(layers)) {
             Map<String, Tensor> w = new LinkedHashMap<>();

@@ -24,6 +24,24 @@ import org.junit.jupiter.api.Test;
 
 class SequentialTest {
 
+    /**
+     * With bf16 weights a batch runs its products through the backend's sgemm over float32 copies
+     * of the weights in the LSTM's interleaved gate layout: the output must be the float32 model's
+     * up to the GEMM's summation order, on both backends and for a shorter last gate block.
+     */
+    @Test
+    void bf16ModelsRunBatchesOnInterleavedFloat32Copies() {
+        for (String backend : new String[] {"java", "openblas"}) {
+            io.jlstm.layers.LayerSpec[] layers = {LstmSpec.of(37).returnSequences(true), LstmSpec.of(20).goBackwards(true)};
+            try (Sequential fp32 = Models.build(6, 9, Backends.byName(backend).backend(), layers);
+                 Sequential bf16 = Models.build(6, 9, Backends.byName(backend).backend(), WeightPrecision.BF16, layers)) {
+                Tensor x = Models.random(new Random(7), 1f, 5, 11, 9);
+                float diff = Models.maxAbsDiff(fp32.predict(x).output(), bf16.predict(x).output());
+                assertTrue(diff < 1e-5f, backend + ": bf16 model's batch output differs from float32 by " + diff);
+            }
+        }
+    }
+
     @Test
     void eightThreadsGetExactlyWhatOneThreadGets() throws Exception {
         for (var backend : List.of(Backends.java(), Backends.openblas())) {

@@ -49,6 +49,25 @@ class TwoThreadStepTest {
             for (float v : model.predict(Models.random(new java.util.Random(11), 1f, 12, 30, 128)).output().toFloatArray()) {
                 sb.append(Float.floatToRawIntBits(v)).append('\n');
             }
+            // a batch of 12 split by rows, going backwards, from given initial states, returning its states
+            try (Sequential back = Models.build(4, 128, io.jlstm.backend.Backends.java(),
+                    io.jlstm.layers.LstmSpec.of(160).goBackwards(true).returnState(true))) {
+                java.util.Random r = new java.util.Random(12);
+                PredictOptions opts = PredictOptions.defaults().initialState(0, Models.random(r, 1f, 12, 160),
+                        Models.random(r, 1f, 12, 160));
+                for (Tensor t : back.predict(Models.random(r, 1f, 12, 30, 128), opts).outputs().values()) {
+                    for (float v : t.toFloatArray()) {
+                        sb.append(Float.floatToRawIntBits(v)).append('\n');
+                    }
+                }
+            }
+            // bf16 weights: the batch-1 split step streams bf16 panels
+            try (Sequential bf = Models.build(5, 128, io.jlstm.backend.Backends.java(), WeightPrecision.BF16,
+                    io.jlstm.layers.LstmSpec.of(256))) {
+                for (float v : bf.predict(Models.random(new java.util.Random(13), 1f, 1, 30, 128)).output().toFloatArray()) {
+                    sb.append(Float.floatToRawIntBits(v)).append('\n');
+                }
+            }
             float[] step = new float[128];
             float[] out = new float[160];
             for (int t = 0; t < 30; t++) {
@@ -72,8 +91,9 @@ class TwoThreadStepTest {
     void twoThreadsGiveBitIdenticalResults() throws Exception {
         String one = run(1);
         String two = run(2);
-        assertEquals((4 + 5 + 12) * 160, one.lines().count(),
-                "predict, one confined step twice, a batch of 5, a batch of 12, the streamed output");
+        assertEquals((4 + 5 + 12) * 160 + 3 * 12 * 160 + 256, one.lines().count(),
+                "predict, one confined step twice, a batch of 5, a batch of 12, the backwards batch and its two "
+                        + "states, the bf16 output, the streamed output");
         assertEquals(one, two);
     }
 }
