@@ -45,8 +45,8 @@ final class RecurrentExec extends LayerExec {
     final boolean bf16;
     /** The input kernel packed for a single input row (a streaming batch-1 step). */
     final MemorySegment packedInput;
-    /** LSTM: units per gate-interleaved block of the packed weights, the gate rows and the input
-     *  bias (a quarter of the kernels' panel width); 0 for GRU. */
+    /** LSTM: units per gate block of the packed weights, the gate rows and the input bias (the
+     *  first half of the panels' units; the last block takes the rest); 0 for GRU. */
     final int block;
 
     /**
@@ -63,10 +63,17 @@ final class RecurrentExec extends LayerExec {
         this.resetAfter = spec instanceof GruSpec g && g.resetAfter();
         this.packedFor = kernels;
         this.bf16 = precision == WeightPrecision.BF16;
-        // LSTM gates are interleaved in blocks of a quarter panel: a panel of the packed weights
-        // then holds whole units, and two threads that split a step's panels can each update the
-        // cells of their own units. The model's own weights keep Keras' layout.
-        this.block = lstm ? Math.max(1, kernels.panelWidth() / 4) : 0;
+        // LSTM gates are laid out in two blocks, each [i|f|g|o] of its units, the first as wide as
+        // the first half of the packed weights' panels (where a split step divides them): two
+        // threads that split a step's panels can each update the cells of their own units, and a
+        // row is still two long runs for the cell kernel (a block per panel measured 1.7x slower
+        // cells). The model's own weights keep Keras' layout.
+        // A layer whose steps never split keeps one block (Keras' order).
+        int panel = kernels.panelWidth();
+        int halfPanels = (width + panel - 1) / panel / 2;
+        boolean splitSteps = StepPool.THREADS > 1 && (long) units * width >= MIN_SPLIT_STEP;
+        this.block = !lstm ? 0 : splitSteps && halfPanels >= 1 ? Math.min(units, halfPanels * panel / 4)
+                : Math.max(1, units);
         try (java.lang.foreign.Arena tmp = java.lang.foreign.Arena.ofConfined()) {
             // the float32 copies in the interleaved layout serve the bf16 batch path's sgemm
             java.lang.foreign.Arena copies = bf16 ? arena : tmp;
@@ -95,8 +102,8 @@ final class RecurrentExec extends LayerExec {
 
     /**
      * A copy of the LSTM matrix {@code m} ([rows, 4H], gate blocks [i|f|g|o]) with its columns
-     * interleaved in blocks of {@link #block} units: block k ({@code r} units from {@code k·block})
-     * holds its units' i, f, g and o columns, r each, from column {@code 4·k·block}.
+     * in blocks of {@link #block} units: block k ({@code r} units from {@code k·block}) holds its
+     * units' i, f, g and o columns, r each, from column {@code 4·k·block}.
      */
     private MemorySegment interleave(MemorySegment m, int rows, java.lang.foreign.Arena arena) {
         MemorySegment out = arena.allocate((long) rows * width * Float.BYTES, 64);

@@ -26,8 +26,9 @@ class SequentialTest {
 
     /**
      * With bf16 weights a batch runs its products through the backend's sgemm over float32 copies
-     * of the weights in the LSTM's interleaved gate layout: the output must be the float32 model's
-     * up to the GEMM's summation order, on both backends and for a shorter last gate block.
+     * of the weights in the layer's gate layout: the output must be the float32 model's up to the
+     * GEMM's summation order, on both backends. (With two threads the layout has two gate blocks;
+     * TwoThreadStepTest checks that case against one thread, bit for bit.)
      */
     @Test
     void bf16ModelsRunBatchesOnInterleavedFloat32Copies() {
