@@ -25,10 +25,9 @@ final class RecurrentExec extends LayerExec {
     final int width;          // G·H, the gate buffer width of one row
     final boolean lstm;
     final boolean resetAfter; // GRU only
-    /** Float32 kernels for the bf16 batch path's sgemm (LSTM: interleaved copies, null without bf16). */
     final MemorySegment kernel;
     final MemorySegment recurrentKernel;
-    final MemorySegment inputBias;      // [G·H] or null (LSTM: interleaved)
+    final MemorySegment inputBias;      // [G·H] or null
     final MemorySegment recurrentBias;  // GRU reset_after: [G·H] or null
     /** GRU reset_before: the candidate block U[:, 2H:3H] as its own segment (leading dimension 3H).
      *  Sliced once here, because a slice made per step is an allocation that escape analysis does
@@ -45,9 +44,6 @@ final class RecurrentExec extends LayerExec {
     final boolean bf16;
     /** The input kernel packed for a single input row (a streaming batch-1 step). */
     final MemorySegment packedInput;
-    /** LSTM: units per gate block of the packed weights, the gate rows and the input bias (the
-     *  first half of the panels' units; the last block takes the rest); 0 for GRU. */
-    final int block;
 
     /**
      * Binds the weights; {@code arena} (the model's) receives the packed copy of the recurrent
@@ -61,33 +57,16 @@ final class RecurrentExec extends LayerExec {
         this.width = spec.gates() * units;
         this.lstm = spec instanceof LstmSpec;
         this.resetAfter = spec instanceof GruSpec g && g.resetAfter();
+        this.kernel = kernel;
+        this.recurrentKernel = recurrentKernel;
+        this.candidateKernel = lstm || resetAfter ? null
+                : recurrentKernel.asSlice(2L * units * Float.BYTES);
         this.packedFor = kernels;
         this.bf16 = precision == WeightPrecision.BF16;
-        // LSTM gates are laid out in two blocks, each [i|f|g|o] of its units, the first as wide as
-        // the first half of the packed weights' panels (where a split step divides them): two
-        // threads that split a step's panels can each update the cells of their own units, and a
-        // row is still two long runs for the cell kernel (a block per panel measured 1.7x slower
-        // cells). The model's own weights keep Keras' layout.
-        // A layer whose steps never split keeps one block (Keras' order).
-        int panel = kernels.panelWidth();
-        int halfPanels = (width + panel - 1) / panel / 2;
-        boolean splitSteps = StepPool.THREADS > 1 && (long) units * width >= MIN_SPLIT_STEP;
-        this.block = !lstm ? 0 : splitSteps && halfPanels >= 1 ? Math.min(units, halfPanels * panel / 4)
-                : Math.max(1, units);
-        try (java.lang.foreign.Arena tmp = java.lang.foreign.Arena.ofConfined()) {
-            // the float32 copies in the interleaved layout serve the bf16 batch path's sgemm
-            java.lang.foreign.Arena copies = bf16 ? arena : tmp;
-            MemorySegment k = lstm ? interleave(kernel, inputFeatures, copies) : kernel;
-            MemorySegment u = lstm ? interleave(recurrentKernel, units, copies) : recurrentKernel;
-            this.kernel = lstm && !bf16 ? null : k;
-            this.recurrentKernel = lstm && !bf16 ? null : u;
-            this.candidateKernel = lstm || resetAfter ? null : recurrentKernel.asSlice(2L * units * Float.BYTES);
-            int firstCols = lstm || resetAfter ? width : 2 * units;
-            this.packedRecurrent = pack(kernels, arena, units, firstCols, u, 0);
-            this.packedCandidate = candidateKernel == null ? null
-                    : pack(kernels, arena, units, units, recurrentKernel, 2L * units);
-            this.packedInput = pack(kernels, arena, inputFeatures, width, k, 0);
-        }
+        int firstCols = lstm || resetAfter ? width : 2 * units;
+        this.packedRecurrent = pack(kernels, arena, units, firstCols, recurrentKernel, 0);
+        this.packedCandidate = candidateKernel == null ? null : pack(kernels, arena, units, units, recurrentKernel, 2L * units);
+        this.packedInput = pack(kernels, arena, inputFeatures, width, kernel, 0);
         if (bias == null) {
             this.inputBias = null;
             this.recurrentBias = null;
@@ -95,29 +74,9 @@ final class RecurrentExec extends LayerExec {
             this.inputBias = bias.asSlice(0, (long) width * Float.BYTES);
             this.recurrentBias = bias.asSlice((long) width * Float.BYTES, (long) width * Float.BYTES);
         } else {
-            this.inputBias = lstm ? interleave(bias, 1, arena) : bias;
+            this.inputBias = bias;
             this.recurrentBias = null;
         }
-    }
-
-    /**
-     * A copy of the LSTM matrix {@code m} ([rows, 4H], gate blocks [i|f|g|o]) with its columns
-     * in blocks of {@link #block} units: block k ({@code r} units from {@code k·block}) holds its
-     * units' i, f, g and o columns, r each, from column {@code 4·k·block}.
-     */
-    private MemorySegment interleave(MemorySegment m, int rows, java.lang.foreign.Arena arena) {
-        MemorySegment out = arena.allocate((long) rows * width * Float.BYTES, 64);
-        for (long row = 0; row < rows; row++) {
-            long base = row * width * Float.BYTES;
-            for (int u0 = 0; u0 < units; u0 += block) {
-                int r = Math.min(block, units - u0);
-                for (int g = 0; g < 4; g++) {
-                    MemorySegment.copy(m, base + ((long) g * units + u0) * Float.BYTES,
-                            out, base + (4L * u0 + (long) g * r) * Float.BYTES, (long) r * Float.BYTES);
-                }
-            }
-        }
-        return out;
     }
 
     /** Packs columns [off, off + cols) of a row-major matrix with {@code width} columns, as this layer streams it. */
@@ -145,33 +104,16 @@ final class RecurrentExec extends LayerExec {
 
     /** Per-step working memory: the state and, for GRU, the recurrent products. One per pass or session. */
     static final class StepState {
-        MemorySegment h;         // [B, H]; swapped with hNext by split batch-1 steps
+        final MemorySegment h;   // [B, H]
         final MemorySegment c;   // [B, H], LSTM only
-        /** LSTM batch 1 in a whole-sequence pass: the buffer a split step writes the new h into; else null. */
-        MemorySegment hNext;
-        /** LSTM batch 1 in a whole-sequence pass: the step split across two threads; else null. */
-        final SplitStep split;
         final MemorySegment hp;  // GRU: [B, 3H] (reset_after) or [B, 2H]
         final MemorySegment rh;  // GRU reset_before: [B, H]
         final MemorySegment hph; // GRU reset_before: [B, H]
         final LstmRows lstmRows; // LSTM: the cell updates split across two threads (reused every step)
 
         StepState(RecurrentExec layer, int batch, java.util.function.LongFunction<MemorySegment> alloc) {
-            this(layer, batch, alloc, false);
-        }
-
-        /**
-         * {@code splittable}: a pass that reads {@link #h} afresh after every step (not a streaming
-         * session, whose tensors are views of h) may let batch-1 LSTM steps swap h buffers.
-         */
-        StepState(RecurrentExec layer, int batch, java.util.function.LongFunction<MemorySegment> alloc,
-                  boolean splittable) {
             long bh = (long) batch * layer.units;
             h = alloc.apply(bh);
-            boolean split = splittable && layer.lstm && batch == 1 && StepPool.THREADS > 1
-                    && (long) layer.units * layer.width >= MIN_SPLIT_STEP;
-            hNext = split ? alloc.apply(bh) : null;
-            this.split = split ? new SplitStep(layer, this) : null;
             c = layer.lstm ? alloc.apply(bh) : null;
             lstmRows = layer.lstm ? new LstmRows(layer, this) : null;
             if (layer.lstm) {
@@ -187,12 +129,6 @@ final class RecurrentExec extends LayerExec {
                 rh = alloc.apply(bh);
                 hph = alloc.apply(bh);
             }
-        }
-
-        void swapH() {
-            MemorySegment t = h;
-            h = hNext;
-            hNext = t;
         }
 
         /**
@@ -270,18 +206,6 @@ final class RecurrentExec extends LayerExec {
               StepState s, boolean hIsZero) {
         int h = units;
         if (lstm) {
-            if (batch == 1 && !hIsZero && s.split != null && (long) units * width >= MIN_SPLIT_STEP) {
-                StepPool pool = StepPool.get();
-                if (pool != null && pool.canRead(xp) && pool.canRead(s.h) && pool.canRead(s.hNext)
-                        && pool.canRead(s.c) && pool.canRead(packedRecurrent)) {
-                    // each thread: its half of the panels of h·U, then the cells of the units those
-                    // panels hold, writing the new state into the other h buffer
-                    s.split.set(k, xp, xpOff);
-                    pool.halves(s.split);
-                    s.swapH();
-                    return;
-                }
-            }
             if (!hIsZero) {
                 recurrentProduct(backend, batch, s.h, recurrentKernel, packedRecurrent, width, xp, xpOff, xpStride, true);
             }
@@ -341,7 +265,7 @@ final class RecurrentExec extends LayerExec {
     void lstmRows(Kernels k, MemorySegment xp, long xpOff, int xpStride, StepState s, int from, int to) {
         int h = units;
         for (int b = from; b < to; b++) {
-            k.lstmCellBlocks(xp, xpOff + (long) b * xpStride, s.c, (long) b * h, s.h, (long) b * h, h, block,
+            k.lstmCell(xp, xpOff + (long) b * xpStride, s.c, (long) b * h, s.h, (long) b * h, h,
                     rspec.activation(), rspec.recurrentActivation());
         }
     }
@@ -373,59 +297,6 @@ final class RecurrentExec extends LayerExec {
         public void run(int part) {
             int mid = batch / 2;
             layer.lstmRows(kernels, xp, xpOff, xpStride, state, part == 0 ? 0 : mid, part == 0 ? mid : batch);
-        }
-    }
-
-    /**
-     * Batch-1 LSTM layers with at least this many recurrent weights split each step across two
-     * threads. W4's 2^16 (128 units) measured slower split on this shared 2-core host (166 against
-     * 193 ± 73 µs in JMH: a step is 3 µs and the hand-off waits on the other core), so the line is
-     * where the batch-1 gemv split always was.
-     */
-    static final long MIN_SPLIT_STEP = StepPool.MIN_SPLIT;
-
-    /**
-     * A batch-1 LSTM step as two halves of the packed panels: each half accumulates its columns of
-     * {@code h·U} into the gate row, then updates the cells of the units those columns hold (whole
-     * blocks, since a panel holds whole units) and writes their new h into {@code hNext}. The old
-     * h is only read, so neither thread overwrites what the other may still be reading.
-     */
-    static final class SplitStep implements StepPool.Halves {
-        private final RecurrentExec layer;
-        private final StepState state;
-        private Kernels kernels;
-        private MemorySegment xp;
-        private long xpOff;
-
-        SplitStep(RecurrentExec layer, StepState state) {
-            this.layer = layer;
-            this.state = state;
-        }
-
-        void set(Kernels k, MemorySegment gates, long off) {
-            kernels = k;
-            xp = gates;
-            xpOff = off;
-        }
-
-        @Override
-        public void run(int part) {
-            RecurrentExec l = layer;
-            int panel = l.packedFor.panelWidth();
-            int mid = (l.width + panel - 1) / panel / 2 * panel;
-            int from = part == 0 ? 0 : mid;
-            int to = part == 0 ? mid : l.width;
-            if (l.bf16) {
-                l.packedFor.gemvPackedBf16(l.units, l.width, l.packedRecurrent, 0, state.h, 0, xp, xpOff, from, to);
-            } else {
-                l.packedFor.gemvPacked(l.units, l.width, l.packedRecurrent, 0, state.h, 0, xp, xpOff, from, to);
-            }
-            int u0 = from / 4;
-            int u1 = Math.min(l.units, to / 4);
-            if (u1 > u0) {
-                kernels.lstmCellBlocks(xp, xpOff + 4L * u0, state.c, u0, state.hNext, u0, u1 - u0, l.block,
-                        l.rspec.activation(), l.rspec.recurrentActivation());
-            }
         }
     }
 
@@ -528,7 +399,7 @@ final class RecurrentExec extends LayerExec {
             Rows[] parts = pool == null ? new Rows[] {new Rows(0, batch)} : new Rows[] {new Rows(0, mid), new Rows(mid, batch)};
             for (Rows r : parts) {
                 r.xp = ctx.scratchFloats((long) r.count * width); // one step's gate rows
-                r.state = new StepState(this, r.count, ctx::scratchFloats, true);
+                r.state = new StepState(this, r.count, ctx::scratchFloats);
                 r.state.load(initialState, (long) r.from * units * Float.BYTES, (long) r.count * units * Float.BYTES);
             }
             Backend backend = ctx.backend();
@@ -557,7 +428,7 @@ final class RecurrentExec extends LayerExec {
                 }
             }
         } else {
-            StepState s = new StepState(this, batch, ctx::scratchFloats, true);
+            StepState s = new StepState(this, batch, ctx::scratchFloats);
             s.load(initialState, 0, stateBytes);
             long unitBytes = (long) units * Float.BYTES;
             for (int i = 0; i < steps; i++) {

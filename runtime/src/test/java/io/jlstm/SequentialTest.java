@@ -25,13 +25,12 @@ import org.junit.jupiter.api.Test;
 class SequentialTest {
 
     /**
-     * With bf16 weights a batch runs its products through the backend's sgemm over float32 copies
-     * of the weights in the layer's gate layout: the output must be the float32 model's up to the
-     * GEMM's summation order, on both backends. (With two threads the layout has two gate blocks;
-     * TwoThreadStepTest checks that case against one thread, bit for bit.)
+     * With bf16 weights a batch runs its products through the backend's sgemm over the float32
+     * weights: the output must be the float32 model's up to the GEMM's summation order, on both
+     * backends.
      */
     @Test
-    void bf16ModelsRunBatchesOnInterleavedFloat32Copies() {
+    void bf16ModelsRunBatchesOnFloat32Weights() {
         for (String backend : new String[] {"java", "openblas"}) {
             io.jlstm.layers.LayerSpec[] layers = {LstmSpec.of(37).returnSequences(true), LstmSpec.of(20).goBackwards(true)};
             try (Sequential fp32 = Models.build(6, 9, Backends.byName(backend).backend(), layers);

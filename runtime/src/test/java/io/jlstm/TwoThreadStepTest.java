@@ -61,13 +61,13 @@ class TwoThreadStepTest {
                     }
                 }
             }
-            // bf16 weights: the batch-1 split step streams bf16 panels
+            // bf16 weights: the batch-1 gemv split streams bf16 panels
             try (Sequential bf = Models.build(5, 128, io.jlstm.backend.Backends.java(), WeightPrecision.BF16,
                     io.jlstm.layers.LstmSpec.of(256))) {
                 for (float v : bf.predict(Models.random(new java.util.Random(13), 1f, 1, 30, 128)).output().toFloatArray()) {
                     sb.append(Float.floatToRawIntBits(v)).append('\n');
                 }
-                // and a bf16 batch: the backend's sgemm over float32 copies in the layer's gate layout
+                // and a bf16 batch: the backend's sgemm over the float32 weights
                 for (float v : bf.predict(Models.random(new java.util.Random(14), 1f, 3, 30, 128)).output().toFloatArray()) {
                     sb.append(Float.floatToRawIntBits(v)).append('\n');
                 }

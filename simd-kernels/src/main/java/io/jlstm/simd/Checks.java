@@ -188,14 +188,6 @@ final class Checks {
         fits("h", h, hOff, units);
     }
 
-    static void lstmCellBlocks(MemorySegment gates, long gOff, MemorySegment c, long cOff, MemorySegment h, long hOff,
-                               int units, int block, Activation activation, Activation recurrentActivation) {
-        if (block < 1) {
-            throw new IllegalArgumentException("block must be at least 1 unit, got " + block);
-        }
-        lstmCell(gates, gOff, c, cOff, h, hOff, units, activation, recurrentActivation);
-    }
-
     static void lstmCellBackward(MemorySegment gates, long gOff, MemorySegment cPrev, long cOff, MemorySegment actC,
                                  long aOff, MemorySegment dh, long dhOff, MemorySegment dc, long dcOff, MemorySegment dz,
                                  long dzOff, int units, Activation activation, Activation recurrentActivation) {

@@ -233,24 +233,6 @@ public interface Kernels {
                   int units, Activation activation, Activation recurrentActivation);
 
     /**
-     * {@link #lstmCell} over {@code units} cells whose gates are interleaved in blocks of {@code
-     * block} units: block k holds units {@code [k·block, min((k+1)·block, units))}, r of them, as
-     * {@code [i | f | g | o]}, r values each, from gate offset {@code 4·k·block}. Each unit is
-     * computed exactly as {@link #lstmCell} computes it, so the result does not depend on the
-     * blocking. With {@code block} a multiple of a quarter of {@link #panelWidth()}, every column
-     * panel of packed weights in this layout holds whole units, so threads that split a step's
-     * panels at a block boundary can each update the cells of their own units. Few, long blocks
-     * run as fast as {@link #lstmCell}; a block per panel costs about 1.7x more.
-     *
-     * @param gates the pre-activations in blocks, {@code 4 * units} floats, clobbered
-     * @param c the cell state, updated in place
-     * @param h receives the new hidden state (not read)
-     * @param block units per block, {@code >= 1}
-     */
-    void lstmCellBlocks(MemorySegment gates, long gOff, MemorySegment c, long cOff, MemorySegment h, long hOff,
-                        int units, int block, Activation activation, Activation recurrentActivation);
-
-    /**
      * The backward pass of one LSTM row over {@code units} cells, from what the forward pass kept:
      * the activated gates {@code [i | f | g | o]}, the previous cell state and {@code actC =
      * act(c_t)}. With {@code d(a, y)} = {@link Activation#derivativeFromOutput}:

@@ -156,16 +156,6 @@ final class ScalarKernels implements Kernels {
     }
 
     @Override
-    public void lstmCellBlocks(MemorySegment gates, long gOff, MemorySegment c, long cOff, MemorySegment h, long hOff,
-                               int units, int block, Activation activation, Activation recurrentActivation) {
-        Checks.lstmCellBlocks(gates, gOff, c, cOff, h, hOff, units, block, activation, recurrentActivation);
-        for (int u = 0; u < units; u += block) {
-            lstmCellRange(gates, gOff + 4L * u, c, cOff + u, h, hOff + u, Math.min(block, units - u), 0, activation,
-                    recurrentActivation);
-        }
-    }
-
-    @Override
     public void lstmCellBackward(MemorySegment gates, long gOff, MemorySegment cPrev, long cOff, MemorySegment actC,
                                  long aOff, MemorySegment dh, long dhOff, MemorySegment dc, long dcOff, MemorySegment dz,
                                  long dzOff, int units, Activation activation, Activation recurrentActivation) {

@@ -769,22 +769,6 @@ abstract sealed class VectorKernels implements Kernels
     public void lstmCell(MemorySegment gates, long gOff, MemorySegment c, long cOff, MemorySegment h, long hOff,
                          int units, Activation activation, Activation recurrentActivation) {
         Checks.lstmCell(gates, gOff, c, cOff, h, hOff, units, activation, recurrentActivation);
-        cell(gates, gOff, c, cOff, h, hOff, units, activation, recurrentActivation);
-    }
-
-    @Override
-    public void lstmCellBlocks(MemorySegment gates, long gOff, MemorySegment c, long cOff, MemorySegment h, long hOff,
-                               int units, int block, Activation activation, Activation recurrentActivation) {
-        Checks.lstmCellBlocks(gates, gOff, c, cOff, h, hOff, units, block, activation, recurrentActivation);
-        for (int u = 0; u < units; u += block) {
-            cell(gates, gOff + 4L * u, c, cOff + u, h, hOff + u, Math.min(block, units - u), activation,
-                    recurrentActivation);
-        }
-    }
-
-    /** {@link #lstmCell} after its checks. */
-    private void cell(MemorySegment gates, long gOff, MemorySegment c, long cOff, MemorySegment h, long hOff,
-                      int units, Activation activation, Activation recurrentActivation) {
         VectorSpecies<Float> s = species();
         int step = s.length();
         int bound = s.loopBound(units);

@@ -88,10 +88,6 @@ class ArgumentCheckTest {
         rejects(IndexOutOfBoundsException.class, () -> k.lstmCell(big, 0, big, 0, big, 995, 10, t, s), "h");
         rejects(IllegalArgumentException.class, () -> k.lstmCell(big, 0, big, 0, big, 0, -1, t, s), "units");
         rejects(NullPointerException.class, () -> k.lstmCell(big, 0, big, 0, big, 0, 1, null, s));
-        rejects(IllegalArgumentException.class, () -> k.lstmCellBlocks(big, 0, big, 0, big, 0, 10, 0, t, s), "block");
-        rejects(IndexOutOfBoundsException.class, () -> k.lstmCellBlocks(floats(39), 0, big, 0, big, 0, 10, 4, t, s),
-                "gates", "40");
-        rejects(IndexOutOfBoundsException.class, () -> k.lstmCellBlocks(big, 0, big, 0, floats(9), 0, 10, 4, t, s), "h");
         rejects(IndexOutOfBoundsException.class,
                 () -> k.lstmCellBackward(floats(39), 0, big, 0, big, 0, big, 0, big, 0, big, 0, 10, t, s), "gates", "40");
         rejects(IndexOutOfBoundsException.class,

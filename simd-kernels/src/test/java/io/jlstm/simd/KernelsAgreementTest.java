@@ -186,44 +186,6 @@ class KernelsAgreementTest {
         }
     }
 
-    /**
-     * Gates interleaved in blocks give, unit for unit, the bits lstmCell gives on the usual
-     * [i|f|g|o] layout, on the scalar kernels and every vector width, for blocks that divide the
-     * units and blocks that leave a shorter last one.
-     */
-    @ParameterizedTest(name = "{0} bits")
-    @ValueSource(ints = {0, 128, 256, 512})
-    void interleavedBlocksGiveTheCellsBits(int bits) {
-        Kernels v = bits == 0 ? SCALAR : Fixtures.vectorOrSkip(bits);
-        Random rnd = new Random(29);
-        for (Activation act : new Activation[] {Activation.TANH, Activation.RELU}) {
-            for (Activation rec : new Activation[] {Activation.SIGMOID, Activation.HARD_SIGMOID}) {
-                for (int u : new int[] {0, 1, 7, 32, 37, 128, 300}) {
-                    for (int block : new int[] {1, 3, 16, 32, 1000}) {
-                        String what = act + "/" + rec + " units=" + u + " block=" + block;
-                        float[] gates = random(rnd, 4 * u, -4f, 4f);
-                        float[] inter = new float[4 * u];
-                        for (int k0 = 0; k0 < u; k0 += block) {
-                            int r = Math.min(block, u - k0);
-                            for (int g = 0; g < 4; g++) {
-                                System.arraycopy(gates, g * u + k0, inter, 4 * k0 + g * r, r);
-                            }
-                        }
-                        float[] c = random(rnd, u, -2f, 2f);
-                        MemorySegment c1 = segment(c, 1);
-                        MemorySegment c2 = segment(c, 1);
-                        MemorySegment h1 = segment(new float[u], 3);
-                        MemorySegment h2 = segment(new float[u], 3);
-                        SCALAR.lstmCell(segment(gates, 2), 2, c1, 1, h1, 3, u, act, rec);
-                        v.lstmCellBlocks(segment(inter, 2), 2, c2, 1, h2, 3, u, block, act, rec);
-                        assertBitwise(read(c1, 0, u + 2), read(c2, 0, u + 2), "c " + what);
-                        assertBitwise(read(h1, 0, u + 6), read(h2, 0, u + 6), "h " + what);
-                    }
-                }
-            }
-        }
-    }
-
     /** The LSTM backward row: every width gives the scalar kernels' bits, for every activation pair. */
     @ParameterizedTest(name = "{0} bits")
     @ValueSource(ints = {128, 256, 512})
