@@ -430,15 +430,11 @@ final class RecurrentExec extends LayerExec {
         } else {
             StepState s = new StepState(this, batch, ctx::scratchFloats);
             s.load(initialState, 0, stateBytes);
-            long unitBytes = (long) units * Float.BYTES;
             for (int i = 0; i < steps; i++) {
                 int t = rspec.goBackwards() ? steps - 1 - i : i;
                 step(ctx.backend(), ctx.kernels(), xp, (long) t * width, (int) stride, batch, s, zeroStart && i == 0);
                 if (seq) {
-                    // Keras returns the sequence in processing order: output[:, i] belongs to step i
-                    for (int b = 0; b < batch; b++) {
-                        MemorySegment.copy(s.h, b * unitBytes, out, ((long) b * steps + i) * unitBytes, unitBytes);
-                    }
+                    copyStep(s.h, 0, batch, out, steps, i);
                 }
             }
             h = s.h;
@@ -492,19 +488,26 @@ final class RecurrentExec extends LayerExec {
     private void runRows(Backend backend, Kernels k, MemorySegment in, int steps, Rows r, boolean zeroStart,
                          MemorySegment out) {
         int seqStride = steps * inputFeatures;
-        long unitBytes = (long) units * Float.BYTES;
         long inRow0 = (long) r.from * seqStride;
         for (int i = 0; i < steps; i++) {
             int t = rspec.goBackwards() ? steps - 1 - i : i;
             projectInputs(backend, in, inRow0 + (long) t * inputFeatures, seqStride, r.count, r.xp);
             step(backend, k, r.xp, 0, width, r.count, r.state, zeroStart && i == 0);
             if (rspec.returnSequences()) {
-                // Keras returns the sequence in processing order: output[:, i] belongs to step i
-                for (int b = 0; b < r.count; b++) {
-                    MemorySegment.copy(r.state.h, b * unitBytes, out, ((long) (r.from + b) * steps + i) * unitBytes,
-                            unitBytes);
-                }
+                copyStep(r.state.h, r.from, r.count, out, steps, i);
             }
+        }
+    }
+
+    /**
+     * Copies the state {@code h} of {@code count} rows, batch rows {@code from..}, to step {@code i}
+     * of their output sequences: Keras returns the sequence in processing order, so output[:, i]
+     * belongs to step i.
+     */
+    private void copyStep(MemorySegment h, int from, int count, MemorySegment out, int steps, int i) {
+        long unitBytes = (long) units * Float.BYTES;
+        for (int b = 0; b < count; b++) {
+            MemorySegment.copy(h, b * unitBytes, out, ((long) (from + b) * steps + i) * unitBytes, unitBytes);
         }
     }
 
