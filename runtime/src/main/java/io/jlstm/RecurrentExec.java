@@ -110,6 +110,9 @@ final class RecurrentExec extends LayerExec {
         final MemorySegment rh;  // GRU reset_before: [B, H]
         final MemorySegment hph; // GRU reset_before: [B, H]
         final LstmRows lstmRows; // LSTM: the cell updates split across two threads (reused every step)
+        /** The panel order of this step's products: flipped after every step, so that each step
+         *  starts on the weights the previous one read last (still in cache); see Kernels#gemvPacked. */
+        boolean descending;
 
         StepState(RecurrentExec layer, int batch, java.util.function.LongFunction<MemorySegment> alloc) {
             long bh = (long) batch * layer.units;
@@ -154,9 +157,10 @@ final class RecurrentExec extends LayerExec {
      * Writes the input projection of {@code rows} input rows into {@code xp} ([rows, G·H]):
      * {@code xp = x·W + b}. The bias is copied first and the GEMM accumulates onto it. Input rows
      * are {@code ldx} floats apart (the features of one row, or of one sequence for the rows of
-     * one time step).
+     * one time step). {@code descending} is the panel order (the step state's, for one step's rows).
      */
-    void projectInputs(Backend backend, MemorySegment x, long xOff, int ldx, int rows, MemorySegment xp) {
+    void projectInputs(Backend backend, MemorySegment x, long xOff, int ldx, int rows, MemorySegment xp,
+                       boolean descending) {
         float beta = 0f;
         if (inputBias != null) {
             long rowBytes = (long) width * Float.BYTES;
@@ -170,7 +174,7 @@ final class RecurrentExec extends LayerExec {
             if (beta == 0f) {
                 xp.fill((byte) 0); // xp is exactly one row here (a batch-1 gate buffer)
             }
-            gemvPacked(inputFeatures, width, packedInput, x, xOff, xp, 0, 0, width);
+            gemvPacked(inputFeatures, width, packedInput, x, xOff, xp, 0, 0, width, descending);
             return;
         }
         if (!bf16) {
@@ -179,7 +183,7 @@ final class RecurrentExec extends LayerExec {
             if (beta == 0f) {
                 zero(xp, (long) rows * width);
             }
-            gemmPacked(rows, inputFeatures, width, packedInput, x, xOff, ldx, xp, 0, width);
+            gemmPacked(rows, inputFeatures, width, packedInput, x, xOff, ldx, xp, 0, width, descending);
             return;
         }
         backend.sgemm(false, false, rows, width, inputFeatures, 1f, x, xOff, ldx,
@@ -201,13 +205,18 @@ final class RecurrentExec extends LayerExec {
      * One time step for the whole batch. Row b of this step's gate pre-activations starts at
      * {@code xpOff + b·xpStride} in {@code xp} and already holds x·W + b; it is clobbered.
      * {@code hIsZero} lets the first step of a zero-initialised pass skip the recurrent product.
+     * The step's products visit the weight panels in the order {@code s.descending}, which the
+     * step then flips.
      */
     void step(Backend backend, Kernels k, MemorySegment xp, long xpOff, int xpStride, int batch,
               StepState s, boolean hIsZero) {
         int h = units;
+        boolean down = s.descending;
+        s.descending = !down;
         if (lstm) {
             if (!hIsZero) {
-                recurrentProduct(backend, batch, s.h, recurrentKernel, packedRecurrent, width, xp, xpOff, xpStride, true);
+                recurrentProduct(backend, batch, s.h, recurrentKernel, packedRecurrent, width, xp, xpOff, xpStride, true,
+                        down);
             }
             StepPool pool = batch >= 2 && (long) batch * h >= MIN_SPLIT_CELLS ? StepPool.get() : null;
             if (pool != null && pool.canRead(xp) && pool.canRead(s.h) && pool.canRead(s.c)) {
@@ -227,7 +236,7 @@ final class RecurrentExec extends LayerExec {
             }
             if (!hIsZero) {
                 recurrentProduct(backend, batch, s.h, recurrentKernel, packedRecurrent, width, s.hp, 0, width,
-                        beta == 1f);
+                        beta == 1f, down);
             } else if (recurrentBias == null) {
                 s.hp.fill((byte) 0);
             }
@@ -240,7 +249,8 @@ final class RecurrentExec extends LayerExec {
             if (hIsZero) {
                 s.hp.fill((byte) 0);
             } else {
-                recurrentProduct(backend, batch, s.h, recurrentKernel, packedRecurrent, 2 * h, s.hp, 0, 2 * h, false);
+                recurrentProduct(backend, batch, s.h, recurrentKernel, packedRecurrent, 2 * h, s.hp, 0, 2 * h, false,
+                        down);
             }
             for (int b = 0; b < batch; b++) {
                 k.gruGatesResetBefore(xp, xpOff + (long) b * xpStride, s.hp, 2L * b * h, s.h, (long) b * h,
@@ -249,7 +259,8 @@ final class RecurrentExec extends LayerExec {
             if (hIsZero) {
                 s.hph.fill((byte) 0);
             } else {
-                recurrentProduct(backend, batch, s.rh, candidateKernel, packedCandidate, h, s.hph, 0, h, false);
+                recurrentProduct(backend, batch, s.rh, candidateKernel, packedCandidate, h, s.hph, 0, h, false,
+                        down);
             }
             for (int b = 0; b < batch; b++) {
                 k.gruFinishResetBefore(xp, xpOff + (long) b * xpStride, s.hph, (long) b * h, s.h, (long) b * h,
@@ -304,21 +315,22 @@ final class RecurrentExec extends LayerExec {
      * {@code out (+)= in[batch, H] · U[:, :cols]}, with U's rows {@code width} apart. Batch 1 streams
      * the packed panels (the product is a gemv, bound by reading U); larger batches run the packed
      * GEMM over the same panels, or with bf16 panels the backend's GEMM over the float32 U.
-     * {@code accumulate} false overwrites {@code out}.
+     * {@code accumulate} false overwrites {@code out}; {@code descending} is the panel order.
      */
     private void recurrentProduct(Backend backend, int batch, MemorySegment in, MemorySegment u, MemorySegment packed,
-                                  int cols, MemorySegment out, long outOff, int ldOut, boolean accumulate) {
+                                  int cols, MemorySegment out, long outOff, int ldOut, boolean accumulate,
+                                  boolean descending) {
         if (batch == 1) {
             if (!accumulate) {
                 out.fill((byte) 0); // out is exactly one row here: the step state's own buffer
             }
-            gemvPacked(units, cols, packed, in, 0, out, outOff, 0, cols);
+            gemvPacked(units, cols, packed, in, 0, out, outOff, 0, cols, descending);
         } else if (!bf16) {
             // U packed once at load: no per-step packing of B (which a BLAS does on every call)
             if (!accumulate) {
                 zero(out, (long) batch * ldOut); // out is then the step state's own [batch, cols] buffer
             }
-            gemmPacked(batch, units, cols, packed, in, 0, units, out, outOff, ldOut);
+            gemmPacked(batch, units, cols, packed, in, 0, units, out, outOff, ldOut, descending);
         } else {
             backend.sgemm(false, false, batch, cols, units, 1f, in, 0, units, u, 0, width,
                     accumulate ? 1f : 0f, out, outOff, ldOut);
@@ -333,26 +345,26 @@ final class RecurrentExec extends LayerExec {
 
     /** {@code out[rows, 0:cols) += in[rows, depth] · packed} (float32 panels), on two threads when configured and worth it. */
     private void gemmPacked(int rows, int depth, int cols, MemorySegment packed, MemorySegment in, long inOff, int ldIn,
-                            MemorySegment out, long outOff, int ldOut) {
+                            MemorySegment out, long outOff, int ldOut, boolean descending) {
         StepPool pool = (long) rows * depth * cols >= StepPool.MIN_SPLIT ? StepPool.get() : null;
         if (pool != null) {
-            pool.gemmPacked(packedFor, rows, depth, cols, in, inOff, ldIn, packed, out, outOff, ldOut);
+            pool.gemmPacked(packedFor, rows, depth, cols, in, inOff, ldIn, packed, out, outOff, ldOut, descending);
         } else {
-            packedFor.gemmPacked(rows, depth, cols, in, inOff, ldIn, packed, 0, out, outOff, ldOut, 0, cols);
+            packedFor.gemmPacked(rows, depth, cols, in, inOff, ldIn, packed, 0, out, outOff, ldOut, 0, cols, descending);
         }
     }
 
     /** {@code out[j0:j1) += in · packed} in this layer's precision, on two threads when configured and worth it. */
     private void gemvPacked(int rows, int cols, MemorySegment packed, MemorySegment in, long inOff, MemorySegment out,
-                            long outOff, int j0, int j1) {
+                            long outOff, int j0, int j1, boolean descending) {
         StepPool pool = (long) rows * cols >= StepPool.MIN_SPLIT && inOff == 0 && j0 == 0 && j1 == cols
                 ? StepPool.get() : null;
         if (pool != null) {
-            pool.gemvPacked(packedFor, bf16, rows, cols, packed, in, out, outOff);
+            pool.gemvPacked(packedFor, bf16, rows, cols, packed, in, out, outOff, descending);
         } else if (bf16) {
-            packedFor.gemvPackedBf16(rows, cols, packed, 0, in, inOff, out, outOff, j0, j1);
+            packedFor.gemvPackedBf16(rows, cols, packed, 0, in, inOff, out, outOff, j0, j1, descending);
         } else {
-            packedFor.gemvPacked(rows, cols, packed, 0, in, inOff, out, outOff, j0, j1);
+            packedFor.gemvPacked(rows, cols, packed, 0, in, inOff, out, outOff, j0, j1, descending);
         }
     }
 
@@ -378,7 +390,7 @@ final class RecurrentExec extends LayerExec {
             }
             int rows = Math.multiplyExact(batch, steps);
             xp = ctx.scratchFloats((long) rows * width);
-            projectInputs(ctx.backend(), in, 0, inputFeatures, rows, xp);
+            projectInputs(ctx.backend(), in, 0, inputFeatures, rows, xp, false);
         }
 
         boolean seq = rspec.returnSequences();
@@ -491,7 +503,7 @@ final class RecurrentExec extends LayerExec {
         long inRow0 = (long) r.from * seqStride;
         for (int i = 0; i < steps; i++) {
             int t = rspec.goBackwards() ? steps - 1 - i : i;
-            projectInputs(backend, in, inRow0 + (long) t * inputFeatures, seqStride, r.count, r.xp);
+            projectInputs(backend, in, inRow0 + (long) t * inputFeatures, seqStride, r.count, r.xp, r.state.descending);
             step(backend, k, r.xp, 0, width, r.count, r.state, zeroStart && i == 0);
             if (rspec.returnSequences()) {
                 copyStep(r.state.h, r.from, r.count, out, steps, i);

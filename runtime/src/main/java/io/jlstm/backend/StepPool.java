@@ -60,6 +60,7 @@ public final class StepPool {
     private long yOff;
     private int ldy;
     private int mid; // first column of the helper's half
+    private boolean descending;
 
     /** The product described by the fields, as halves (one object, so a hand-off allocates nothing). */
     private final Halves productTask = this::productHalf;
@@ -89,11 +90,12 @@ public final class StepPool {
 
     /**
      * {@code y[0:n) += x · packed} like {@link Kernels#gemvPacked}, split across this thread and the
-     * helper when the helper is free; otherwise on this thread alone.
+     * helper when the helper is free; otherwise on this thread alone. Each thread visits its panels
+     * in the order {@code descending} says.
      */
     public void gemvPacked(Kernels kern, boolean bf16Weights, int rows, int cols, MemorySegment w, MemorySegment in,
-                    MemorySegment out, long outOff) {
-        product(kern, bf16Weights, 1, rows, cols, w, in, 0, rows, out, outOff, cols);
+                    MemorySegment out, long outOff, boolean descending) {
+        product(kern, bf16Weights, 1, rows, cols, w, in, 0, rows, out, outOff, cols, descending);
     }
 
     /**
@@ -101,18 +103,20 @@ public final class StepPool {
      * across this thread and the helper when the helper is free; otherwise on this thread alone.
      */
     public void gemmPacked(Kernels kern, int rows, int depth, int cols, MemorySegment in, long inOff, int ldIn,
-                    MemorySegment w, MemorySegment out, long outOff, int ldOut) {
-        product(kern, false, rows, depth, cols, w, in, inOff, ldIn, out, outOff, ldOut);
+                    MemorySegment w, MemorySegment out, long outOff, int ldOut, boolean descending) {
+        product(kern, false, rows, depth, cols, w, in, inOff, ldIn, out, outOff, ldOut, descending);
     }
 
     private void product(Kernels kern, boolean bf16Weights, int rows, int depth, int cols, MemorySegment w,
-                         MemorySegment in, long inOff, int ldIn, MemorySegment out, long outOff, int ldOut) {
+                         MemorySegment in, long inOff, int ldIn, MemorySegment out, long outOff, int ldOut,
+                         boolean descendingPanels) {
         int panel = kern.panelWidth();
         int panels = (cols + panel - 1) / panel;
         // Memory the helper may not read (a caller's confined arena) keeps the product on this thread.
         if (panels < 2 || !w.isAccessibleBy(helper) || !in.isAccessibleBy(helper) || !out.isAccessibleBy(helper)
                 || !owned.compareAndSet(false, true)) {
-            run(kern, bf16Weights, rows, depth, cols, w, in, inOff, ldIn, out, outOff, ldOut, 0, cols);
+            run(kern, bf16Weights, rows, depth, cols, w, in, inOff, ldIn, out, outOff, ldOut, 0, cols,
+                    descendingPanels);
             return;
         }
         try {
@@ -129,6 +133,7 @@ public final class StepPool {
             yOff = outOff;
             ldy = ldOut;
             mid = (panels / 2) * panel;
+            descending = descendingPanels;
             handOff(productTask);
         } finally {
             kernels = null;
@@ -142,7 +147,8 @@ public final class StepPool {
 
     /** Half of the product described by the fields: columns [0, mid) or [mid, n). */
     private void productHalf(int part) {
-        run(kernels, bf16, m, k, n, packed, x, xOff, ldx, y, yOff, ldy, part == 0 ? 0 : mid, part == 0 ? mid : n);
+        run(kernels, bf16, m, k, n, packed, x, xOff, ldx, y, yOff, ldy, part == 0 ? 0 : mid, part == 0 ? mid : n,
+                descending);
     }
 
     /** Whether the helper thread may read {@code seg} (memory of a confined arena it may not). */
@@ -215,13 +221,13 @@ public final class StepPool {
 
     private static void run(Kernels kern, boolean bf16Weights, int rows, int depth, int cols, MemorySegment w,
                             MemorySegment in, long inOff, int ldIn, MemorySegment out, long outOff, int ldOut,
-                            int from, int to) {
+                            int from, int to, boolean descending) {
         if (rows > 1) {
-            kern.gemmPacked(rows, depth, cols, in, inOff, ldIn, w, 0, out, outOff, ldOut, from, to);
+            kern.gemmPacked(rows, depth, cols, in, inOff, ldIn, w, 0, out, outOff, ldOut, from, to, descending);
         } else if (bf16Weights) {
-            kern.gemvPackedBf16(depth, cols, w, 0, in, inOff, out, outOff, from, to);
+            kern.gemvPackedBf16(depth, cols, w, 0, in, inOff, out, outOff, from, to, descending);
         } else {
-            kern.gemvPacked(depth, cols, w, 0, in, inOff, out, outOff, from, to);
+            kern.gemvPacked(depth, cols, w, 0, in, inOff, out, outOff, from, to, descending);
         }
     }
 

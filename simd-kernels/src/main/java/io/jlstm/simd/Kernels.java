@@ -136,9 +136,16 @@ public interface Kernels {
      * row vector, restricted to a column range so that threads can split it. {@code j0} must be a
      * multiple of {@link #panelWidth()} and {@code 0 <= j0 <= j1 <= n}. {@code y} holds n floats
      * from {@code yOff}; only the columns in range are touched.
+     *
+     * <p>{@code descending} visits the panels from the last one in range to the first. The result
+     * is the same bit for bit (each column is summed alone, p ascending); only what stays in cache
+     * differs. A recurrent layer alternates it from step to step, so that each step starts on the
+     * panels the previous one read last, still in L2: a matrix twice the size of L2 (W2's 4 MB
+     * recurrent kernel against 2 MB of L2) is then read about a third from L2 instead of all from
+     * L3 (measured 145 against 93 µs per 512 x 2048 step on one core).
      */
     void gemvPacked(int k, int n, MemorySegment packed, long pOff, MemorySegment x, long xOff,
-                    MemorySegment y, long yOff, int j0, int j1);
+                    MemorySegment y, long yOff, int j0, int j1, boolean descending);
 
     /**
      * Accumulates {@code C[i][j] += sum_p A[i][p] * B[p][j]} for the rows {@code 0 <= i < m} and the
@@ -150,14 +157,16 @@ public interface Kernels {
      * of row i of A. {@code j0} must be a multiple of {@link #panelWidth()}, {@code 0 <= j0 <= j1
      * <= n}; C is {@code m x n} with {@code ldc >= n} and only the columns in range are touched.
      *
+     * {@code descending} visits the panels last to first, as in {@link #gemvPacked}: same result.
+     *
      * <p>The default computes row by row with {@link #gemvPacked}; implementations override it
      * with a register-blocked kernel.
      */
     default void gemmPacked(int m, int k, int n, MemorySegment a, long aOff, int lda, MemorySegment packed,
-                            long pOff, MemorySegment c, long cOff, int ldc, int j0, int j1) {
+                            long pOff, MemorySegment c, long cOff, int ldc, int j0, int j1, boolean descending) {
         Checks.gemmPacked(panelWidth(), m, k, n, a, aOff, lda, packed, pOff, c, cOff, ldc, j0, j1);
         for (int i = 0; i < m; i++) {
-            gemvPacked(k, n, packed, pOff, a, aOff + (long) i * lda, c, cOff + (long) i * ldc, j0, j1);
+            gemvPacked(k, n, packed, pOff, a, aOff + (long) i * lda, c, cOff + (long) i * ldc, j0, j1, descending);
         }
     }
 
@@ -178,7 +187,7 @@ public interface Kernels {
      * to float32 (exactly) and the arithmetic is float32. {@code pOff} is in bytes.
      */
     void gemvPackedBf16(int k, int n, MemorySegment packed, long pOff, MemorySegment x, long xOff,
-                        MemorySegment y, long yOff, int j0, int j1);
+                        MemorySegment y, long yOff, int j0, int j1, boolean descending);
 
     /**
      * Computes {@code C = alpha * op(A) * op(B) + beta * C}, all row-major. op(A) is

@@ -290,9 +290,10 @@ final class ScalarKernels implements Kernels {
 
     @Override
     public void gemvPacked(int k, int n, MemorySegment packed, long pOff, MemorySegment x, long xOff,
-                           MemorySegment y, long yOff, int j0, int j1) {
+                           MemorySegment y, long yOff, int j0, int j1, boolean descending) {
         Checks.gemvPacked(PANEL, k, n, packed, pOff, x, xOff, y, yOff, j0, j1);
-        for (int j = j0; j < j1; j++) {
+        for (int q = 0; q < j1 - j0; q++) {
+            int j = descending ? j1 - 1 - q : j0 + q;
             int p = j / PANEL;
             long col = pOff + (long) p * PANEL * k + (j - (long) p * PANEL);
             float sum = 0f;
@@ -343,9 +344,10 @@ final class ScalarKernels implements Kernels {
 
     @Override
     public void gemvPackedBf16(int k, int n, MemorySegment packed, long pOff, MemorySegment x, long xOff,
-                               MemorySegment y, long yOff, int j0, int j1) {
+                               MemorySegment y, long yOff, int j0, int j1, boolean descending) {
         Checks.gemvPackedBf16(PANEL, k, n, packed, pOff, x, xOff, y, yOff, j0, j1);
-        for (int j = j0; j < j1; j++) {
+        for (int q = 0; q < j1 - j0; q++) {
+            int j = descending ? j1 - 1 - q : j0 + q;
             int p = j / PANEL;
             long col = pOff + 2 * ((long) p * PANEL * k + (j - (long) p * PANEL));
             float sum = 0f;

@@ -948,13 +948,15 @@ abstract sealed class VectorKernels implements Kernels
 
     @Override
     public void gemvPacked(int k, int n, MemorySegment packed, long pOff, MemorySegment x, long xOff,
-                           MemorySegment y, long yOff, int j0, int j1) {
+                           MemorySegment y, long yOff, int j0, int j1, boolean descending) {
         VectorSpecies<Float> s = species();
         int l = s.length();
         int panel = 8 * l;
         Checks.gemvPacked(panel, k, n, packed, pOff, x, xOff, y, yOff, j0, j1);
         long panelFloats = (long) panel * k;
-        for (int p0 = j0; p0 < j1; p0 += panel) {
+        int panels = (j1 - j0 + panel - 1) / panel;
+        for (int q = 0; q < panels; q++) {
+            int p0 = j0 + (descending ? panels - 1 - q : q) * panel;
             long base = pOff + (long) (p0 / panel) * panelFloats;
             FloatVector a0 = FloatVector.zero(s), a1 = FloatVector.zero(s), a2 = FloatVector.zero(s), a3 = FloatVector.zero(s);
             FloatVector a4 = FloatVector.zero(s), a5 = FloatVector.zero(s), a6 = FloatVector.zero(s), a7 = FloatVector.zero(s);
@@ -1013,7 +1015,7 @@ abstract sealed class VectorKernels implements Kernels
 
     @Override
     public void gemmPacked(int m, int k, int n, MemorySegment a, long aOff, int lda, MemorySegment packed, long pOff,
-                           MemorySegment c, long cOff, int ldc, int j0, int j1) {
+                           MemorySegment c, long cOff, int ldc, int j0, int j1, boolean descending) {
         int l = species().length();
         int panel = 8 * l;
         int half = 4 * l;
@@ -1023,24 +1025,23 @@ abstract sealed class VectorKernels implements Kernels
         }
         long panelFloats = (long) panel * k;
         int mc = Math.max(4, Math.min(m, A_BLOCK_FLOATS / Math.max(1, k)) & ~3);
+        int halves = (j1 - j0 + half - 1) / half;
         for (int i0 = 0; i0 < m; i0 += mc) {
             int i1 = Math.min(m, i0 + mc);
-            for (int p0 = j0; p0 < j1; p0 += panel) {
-                long base = pOff + (long) (p0 / panel) * panelFloats;
-                for (int h0 = p0; h0 < Math.min(j1, p0 + panel); h0 += half) {
-                    long bByte = (base + (h0 - p0)) * Float.BYTES;
-                    int cols = Math.min(half, j1 - h0);
-                    int i = i0;
-                    if (cols == half) {
-                        for (; i + 4 <= i1; i += 4) {
-                            tile4x4Packed(k, a, aOff + (long) i * lda, lda, packed, bByte, panel, c,
-                                    cOff + (long) i * ldc + h0, ldc);
-                        }
+            for (int q = 0; q < halves; q++) {
+                int h0 = j0 + (descending ? halves - 1 - q : q) * half; // j0 is a whole number of panels
+                long bByte = (pOff + (long) (h0 / panel) * panelFloats + h0 % panel) * Float.BYTES;
+                int cols = Math.min(half, j1 - h0);
+                int i = i0;
+                if (cols == half) {
+                    for (; i + 4 <= i1; i += 4) {
+                        tile4x4Packed(k, a, aOff + (long) i * lda, lda, packed, bByte, panel, c,
+                                cOff + (long) i * ldc + h0, ldc);
                     }
-                    for (; i < i1; i++) {
-                        tile1x4Packed(k, a, aOff + (long) i * lda, packed, bByte, panel, c, cOff + (long) i * ldc + h0,
-                                cols);
-                    }
+                }
+                for (; i < i1; i++) {
+                    tile1x4Packed(k, a, aOff + (long) i * lda, packed, bByte, panel, c, cOff + (long) i * ldc + h0,
+                            cols);
                 }
             }
         }
@@ -1170,7 +1171,7 @@ abstract sealed class VectorKernels implements Kernels
 
     @Override
     public void gemvPackedBf16(int k, int n, MemorySegment packed, long pOff, MemorySegment x, long xOff,
-                               MemorySegment y, long yOff, int j0, int j1) {
+                               MemorySegment y, long yOff, int j0, int j1, boolean descending) {
         VectorSpecies<Float> s = species();
         VectorSpecies<Integer> is = intSpecies();
         int l = s.length();
@@ -1178,7 +1179,9 @@ abstract sealed class VectorKernels implements Kernels
         Checks.gemvPackedBf16(panel, k, n, packed, pOff, x, xOff, y, yOff, j0, j1);
         long panelBytes = 2L * panel * k;
         long vb = 4L * l; // bytes of one int vector = two float vectors of bfloat16
-        for (int p0 = j0; p0 < j1; p0 += panel) {
+        int panels = (j1 - j0 + panel - 1) / panel;
+        for (int q = 0; q < panels; q++) {
+            int p0 = j0 + (descending ? panels - 1 - q : q) * panel;
             long row = pOff + (long) (p0 / panel) * panelBytes;
             FloatVector a0 = FloatVector.zero(s), a1 = FloatVector.zero(s), a2 = FloatVector.zero(s), a3 = FloatVector.zero(s);
             FloatVector a4 = FloatVector.zero(s), a5 = FloatVector.zero(s), a6 = FloatVector.zero(s), a7 = FloatVector.zero(s);

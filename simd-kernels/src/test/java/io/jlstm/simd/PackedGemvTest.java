@@ -30,8 +30,13 @@ class PackedGemvTest {
                 int mid = Math.min(n, ((n / 2) / panel) * panel);
                 for (int[] split : new int[][] {{0, n}, {0, mid}, {mid, n}}) {
                     MemorySegment y = Fixtures.segment(y0.clone(), 0);
-                    kern.gemvPacked(k, n, packed, 2, Fixtures.segment(x, 0), 0, y, 0, split[0], split[1]);
+                    kern.gemvPacked(k, n, packed, 2, Fixtures.segment(x, 0), 0, y, 0, split[0], split[1], false);
+                    MemorySegment down = Fixtures.segment(y0.clone(), 0);
+                    kern.gemvPacked(k, n, packed, 2, Fixtures.segment(x, 0), 0, down, 0, split[0], split[1], true);
                     for (int j = 0; j < n; j++) {
+                        assertEquals(y.getAtIndex(Fixtures.F, j), down.getAtIndex(Fixtures.F, j), kern.name()
+                                + " descending panels " + k + "x" + n + " range " + split[0] + ".." + split[1]
+                                + " column " + j);
                         double expected = y0[j];
                         if (j >= split[0] && j < split[1]) {
                             for (int r = 0; r < k; r++) {
@@ -68,17 +73,20 @@ class PackedGemvTest {
                 kern.packPanels(k, n, Fixtures.segment(b, 0), 1, Math.max(1, n), packed, 2);
                 int mid = Math.min(n, ((n / 2) / panel) * panel);
                 for (int[] split : new int[][] {{0, n}, {0, mid}, {mid, n}}) {
-                    MemorySegment c = Fixtures.segment(c0.clone(), 0);
-                    kern.gemmPacked(m, k, n, Fixtures.segment(a, 0), 3, lda, packed, 2, c, 4, ldc, split[0], split[1]);
                     MemorySegment expected = Fixtures.segment(c0.clone(), 0);
                     for (int i = 0; i < m; i++) {
                         kern.gemvPacked(k, n, packed, 2, Fixtures.segment(a, 0), 3 + (long) i * lda, expected,
-                                4 + (long) i * ldc, split[0], split[1]);
+                                4 + (long) i * ldc, split[0], split[1], false);
                     }
-                    for (int e = 0; e < c0.length; e++) {
-                        assertEquals(expected.getAtIndex(Fixtures.F, e), c.getAtIndex(Fixtures.F, e),
-                                kern.name() + " " + m + "x" + k + "x" + n + " range " + split[0] + ".." + split[1]
-                                        + " element " + e);
+                    for (boolean descending : new boolean[] {false, true}) {
+                        MemorySegment c = Fixtures.segment(c0.clone(), 0);
+                        kern.gemmPacked(m, k, n, Fixtures.segment(a, 0), 3, lda, packed, 2, c, 4, ldc, split[0],
+                                split[1], descending);
+                        for (int e = 0; e < c0.length; e++) {
+                            assertEquals(expected.getAtIndex(Fixtures.F, e), c.getAtIndex(Fixtures.F, e),
+                                    kern.name() + " " + m + "x" + k + "x" + n + " range " + split[0] + ".." + split[1]
+                                            + (descending ? " descending" : "") + " element " + e);
+                        }
                     }
                 }
             }
@@ -93,16 +101,16 @@ class PackedGemvTest {
             MemorySegment a = MemorySegment.ofArray(new float[2 * 4]);
             MemorySegment c = MemorySegment.ofArray(new float[2 * 8]);
             IllegalArgumentException lda = assertThrows(IllegalArgumentException.class,
-                    () -> kern.gemmPacked(2, 4, 8, a, 0, 3, packed, 0, c, 0, 8, 0, 8));
+                    () -> kern.gemmPacked(2, 4, 8, a, 0, 3, packed, 0, c, 0, 8, 0, 8, false));
             assertTrue(lda.getMessage().contains("lda"), lda.getMessage());
             IndexOutOfBoundsException small = assertThrows(IndexOutOfBoundsException.class,
-                    () -> kern.gemmPacked(3, 4, 8, a, 0, 4, packed, 0, c, 0, 8, 0, 8));
+                    () -> kern.gemmPacked(3, 4, 8, a, 0, 4, packed, 0, c, 0, 8, 0, 8, true));
             assertTrue(small.getMessage().contains("a ("), small.getMessage());
             IllegalArgumentException range = assertThrows(IllegalArgumentException.class,
-                    () -> kern.gemmPacked(2, 4, 8, a, 0, 4, packed, 0, c, 0, 8, 1, 8));
+                    () -> kern.gemmPacked(2, 4, 8, a, 0, 4, packed, 0, c, 0, 8, 1, 8, false));
             assertTrue(range.getMessage().contains("panel width " + panel), range.getMessage());
             assertThrows(IndexOutOfBoundsException.class,
-                    () -> kern.gemmPacked(2, 4, 8, a, 0, 4, packed, 0, c, 1, 8, 0, 8));
+                    () -> kern.gemmPacked(2, 4, 8, a, 0, 4, packed, 0, c, 1, 8, 0, 8, true));
         }
     }
 
@@ -122,8 +130,12 @@ class PackedGemvTest {
                 int mid = Math.min(n, ((n / 2) / panel) * panel);
                 for (int[] split : new int[][] {{0, n}, {0, mid}, {mid, n}}) {
                     MemorySegment y = Fixtures.segment(y0.clone(), 0);
-                    kern.gemvPackedBf16(k, n, packed, 6, Fixtures.segment(x, 0), 0, y, 0, split[0], split[1]);
+                    kern.gemvPackedBf16(k, n, packed, 6, Fixtures.segment(x, 0), 0, y, 0, split[0], split[1], false);
+                    MemorySegment down = Fixtures.segment(y0.clone(), 0);
+                    kern.gemvPackedBf16(k, n, packed, 6, Fixtures.segment(x, 0), 0, down, 0, split[0], split[1], true);
                     for (int j = 0; j < n; j++) {
+                        assertEquals(y.getAtIndex(Fixtures.F, j), down.getAtIndex(Fixtures.F, j), kern.name()
+                                + " bf16 descending panels " + k + "x" + n + " column " + j);
                         double expected = y0[j];
                         if (j >= split[0] && j < split[1]) {
                             for (int r = 0; r < k; r++) {
@@ -155,10 +167,10 @@ class PackedGemvTest {
             MemorySegment packed = MemorySegment.ofArray(new float[(int) kern.packedSize(4, 2 * panel)]);
             MemorySegment x = MemorySegment.ofArray(new float[4]);
             MemorySegment y = MemorySegment.ofArray(new float[2 * panel]);
-            assertThrows(IllegalArgumentException.class, () -> kern.gemvPacked(4, 2 * panel, packed, 0, x, 0, y, 0, 1, 5));
+            assertThrows(IllegalArgumentException.class, () -> kern.gemvPacked(4, 2 * panel, packed, 0, x, 0, y, 0, 1, 5, false));
             assertThrows(IllegalArgumentException.class,
-                    () -> kern.gemvPacked(4, 2 * panel, packed, 0, x, 0, y, 0, 0, 2 * panel + 1));
-            assertThrows(IndexOutOfBoundsException.class, () -> kern.gemvPacked(4, 2 * panel, packed, 1, x, 0, y, 0, 0, panel));
+                    () -> kern.gemvPacked(4, 2 * panel, packed, 0, x, 0, y, 0, 0, 2 * panel + 1, true));
+            assertThrows(IndexOutOfBoundsException.class, () -> kern.gemvPacked(4, 2 * panel, packed, 1, x, 0, y, 0, 0, panel, false));
             assertThrows(IndexOutOfBoundsException.class,
                     () -> kern.packPanels(4, 2 * panel, MemorySegment.ofArray(new float[3]), 0, 2 * panel, packed, 0));
         }
