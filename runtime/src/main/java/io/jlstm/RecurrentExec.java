@@ -406,8 +406,8 @@ final class RecurrentExec extends LayerExec {
             StepPool pool = batch >= MIN_SPLIT_ROWS
                     && (long) steps * batch * width * (units + inputFeatures) >= MIN_SPLIT_SEQUENCE_MACS
                     ? StepPool.get() : null;
-            // the first half a whole number of the GEMM's 4-row tiles, as near half as that allows
-            int mid = Math.max(4, (batch + 4) / 8 * 4);
+            // parts of whole register tiles (64 rows at 6-row tiles: 30 and 34, 5 tiles and 5 tiles and a 4-row one)
+            int mid = ctx.kernels().gemmRowSplit(batch);
             Rows[] parts = pool == null ? new Rows[] {new Rows(0, batch)} : new Rows[] {new Rows(0, mid), new Rows(mid, batch)};
             for (Rows r : parts) {
                 r.xp = ctx.scratchFloats((long) r.count * width); // one step's gate rows

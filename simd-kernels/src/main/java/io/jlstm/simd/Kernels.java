@@ -114,6 +114,16 @@ public interface Kernels {
      */
     int panelWidth();
 
+    /**
+     * Where to cut {@code m >= 2} rows of {@link #gemmPacked} into two parts for two threads, so
+     * that the slower part is as fast as the register tiles allow (a part of whole tiles beats an
+     * exact half that leaves single rows). The default, for kernels that compute row by row, is
+     * {@code m / 2}.
+     */
+    default int gemmRowSplit(int m) {
+        return m / 2;
+    }
+
     /** Floats a {@code k x n} matrix takes once packed: {@code k * ceil(n / panelWidth) * panelWidth}. */
     default long packedSize(int k, int n) {
         Checks.nonNegative("k", k);

@@ -117,7 +117,18 @@ abstract sealed class VectorKernels implements Kernels
         private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_512;
         private static final VectorSpecies<Short> SHORTS = ShortVector.SPECIES_256;
         private static final VectorSpecies<Integer> INTS = IntVector.SPECIES_512;
+        /** Why the 6-row GEMM tile is off, or null when it is on (C2 alone compiles it; see {@link CompilerDirectives}). */
+        static final String WIDE_TILE_OFF = CompilerDirectives.excludeFromC1("io.jlstm.simd.VectorKernels::tile6x4Packed");
+        /** Whether {@link #gemmPacked} runs 6-row tiles. */
+        static final boolean WIDE_TILE = WIDE_TILE_OFF == null;
         static final Bits512 INSTANCE = new Bits512();
+
+        static {
+            if (!WIDE_TILE) {
+                System.getLogger("io.jlstm.simd").log(System.Logger.Level.INFO,
+                        "jlstm kernels: batched products use 4-row tiles (" + WIDE_TILE_OFF + ")");
+            }
+        }
 
         @Override
         VectorSpecies<Float> species() {
@@ -1000,15 +1011,47 @@ abstract sealed class VectorKernels implements Kernels
 
     // ---- packed GEMM (batch > 1) ----
     //
-    // The same packed panels as gemvPacked, read by a 4-row x 4-vector micro-kernel over half a
-    // panel: 16 accumulators + 4 weight vectors + 1 broadcast stay in registers over the whole k
-    // loop (21 of AVX-512's 32; AVX2's 16 make C2 spill, correct but slower), one weight row
-    // (4 vectors) feeds 16 FMAs, and A is read by scalar broadcasts. A 6 x 4 tile was faster in a
-    // stand-alone test but C1 cannot compile it ("out of virtual registers") and the method can
-    // then stay in slow tier-2 code. No k
-    // blocking (measured slower: the half panel streams from L2 well enough and every C tile is
-    // stored once); rows go in blocks whose A rows fit in L2 while the panels pass by. Each element
-    // is summed like gemvPacked (from zero, p ascending, then added to C).
+    // The same packed panels as gemvPacked, read by micro-kernels over half a panel (4 vectors)
+    // whose accumulators stay in registers over the whole k loop, with A read by scalar
+    // broadcasts: at 512 bits a 6-row tile (24 accumulators), then 4-row and 1-row tiles for the
+    // rows left; narrower vectors (16 registers) use the 4-row tile (16 accumulators + 4 weight
+    // vectors + 1 broadcast; AVX2 makes C2 spill, correct but slower). No k blocking (measured
+    // slower: the half panel streams from L2 well enough and every C tile is stored once); rows go
+    // in blocks whose A rows fit in L2 while the panels pass by. Each element is summed like
+    // gemvPacked (from zero, p ascending, then added to C).
+
+    /** Whether {@link #gemmPacked} runs 6-row tiles: 32 vector registers, and C2 compiles them. */
+    private boolean wideTile() {
+        return species().length() == 16 && Bits512.WIDE_TILE;
+    }
+
+    @Override
+    public int gemmRowSplit(int m) {
+        int best = m / 2;
+        int bestCost = Integer.MAX_VALUE;
+        for (int mid = 1; mid < m; mid++) {
+            int cost = Math.max(rowCost(mid), rowCost(m - mid));
+            if (cost < bestCost) {
+                best = mid;
+                bestCost = cost;
+            }
+        }
+        return best;
+    }
+
+    /** Rough time of {@code rows} rows of {@link #gemmPacked}: a row of a 1-row tile, which reads a
+     *  weight vector per 4 FMAs, costs about three in a tile. */
+    private int rowCost(int rows) {
+        int left = rows;
+        int cost = 0;
+        if (wideTile()) {
+            cost += left / 6 * 6;
+            left %= 6;
+        }
+        cost += left / 4 * 4;
+        left %= 4;
+        return cost + 3 * left;
+    }
 
     /** Floats of A per row block: 64K floats, 256 KB, half of a typical L2. */
     private static final int A_BLOCK_FLOATS = 1 << 16;
@@ -1024,8 +1067,13 @@ abstract sealed class VectorKernels implements Kernels
             return;
         }
         long panelFloats = (long) panel * k;
-        int mc = Math.max(4, Math.min(m, A_BLOCK_FLOATS / Math.max(1, k)) & ~3);
+        // all rows in one block when their A fits, else blocks of whole 6- and 4-row tiles (a block
+        // cut at a multiple of 4 below m left 30 rows as 28 + 2, the last 2 a whole pass over B in
+        // 1-row tiles: W3 on two threads 88 against 72 ms)
+        int blockRows = A_BLOCK_FLOATS / Math.max(1, k);
+        int mc = m <= blockRows ? m : Math.max(12, blockRows / 12 * 12);
         int halves = (j1 - j0 + half - 1) / half;
+        boolean wide = wideTile();
         for (int i0 = 0; i0 < m; i0 += mc) {
             int i1 = Math.min(m, i0 + mc);
             for (int q = 0; q < halves; q++) {
@@ -1034,6 +1082,12 @@ abstract sealed class VectorKernels implements Kernels
                 int cols = Math.min(half, j1 - h0);
                 int i = i0;
                 if (cols == half) {
+                    if (wide) {
+                        for (; i + 6 <= i1; i += 6) {
+                            tile6x4Packed(k, a, aOff + (long) i * lda, lda, packed, bByte, panel, c,
+                                    cOff + (long) i * ldc + h0, ldc);
+                        }
+                    }
                     for (; i + 4 <= i1; i += 4) {
                         tile4x4Packed(k, a, aOff + (long) i * lda, lda, packed, bByte, panel, c,
                                 cOff + (long) i * ldc + h0, ldc);
@@ -1045,6 +1099,97 @@ abstract sealed class VectorKernels implements Kernels
                 }
             }
         }
+    }
+
+    /**
+     * C[6 rows from c0, ldc apart][4 vectors] += A[6 rows from a0, lda apart] * half panel at bByte: 24
+     * accumulators, 4 weight vectors and a broadcast, 29 of AVX-512's 32 registers. A weight row now
+     * feeds 24 FMAs instead of 16, which the half panel streaming from L2 needs: 6 x 4 measured 155
+     * against 145 GFLOP/s for 4 x 4 on W3's step (64 x 512 x 2048, one core). C1 cannot compile it
+     * (out of virtual registers), so it runs only where a compiler directive leaves it to C2
+     * ({@link Bits512#WIDE_TILE}). Used at 512 bits only: narrower vectors have 16 registers, where
+     * even 4 x 4 spills.
+     */
+    private void tile6x4Packed(int k, MemorySegment a, long a0, int lda, MemorySegment packed, long bByte, int panel,
+                               MemorySegment c, long c0, int ldc) {
+        VectorSpecies<Float> s = species();
+        long vb = (long) s.length() * Float.BYTES;
+        FloatVector c00 = FloatVector.zero(s), c01 = FloatVector.zero(s), c02 = FloatVector.zero(s), c03 = FloatVector.zero(s);
+        FloatVector c10 = FloatVector.zero(s), c11 = FloatVector.zero(s), c12 = FloatVector.zero(s), c13 = FloatVector.zero(s);
+        FloatVector c20 = FloatVector.zero(s), c21 = FloatVector.zero(s), c22 = FloatVector.zero(s), c23 = FloatVector.zero(s);
+        FloatVector c30 = FloatVector.zero(s), c31 = FloatVector.zero(s), c32 = FloatVector.zero(s), c33 = FloatVector.zero(s);
+        FloatVector c40 = FloatVector.zero(s), c41 = FloatVector.zero(s), c42 = FloatVector.zero(s), c43 = FloatVector.zero(s);
+        FloatVector c50 = FloatVector.zero(s), c51 = FloatVector.zero(s), c52 = FloatVector.zero(s), c53 = FloatVector.zero(s);
+        long row = bByte;
+        long rowBytes = (long) panel * Float.BYTES;
+        long r0 = a0, r1 = r0 + lda, r2 = r1 + lda, r3 = r2 + lda, r4 = r3 + lda, r5 = r4 + lda;
+        for (int p = 0; p < k; p++, row += rowBytes) {
+            FloatVector b0 = FloatVector.fromMemorySegment(s, packed, row, ORDER);
+            FloatVector b1 = FloatVector.fromMemorySegment(s, packed, row + 1 * vb, ORDER);
+            FloatVector b2 = FloatVector.fromMemorySegment(s, packed, row + 2 * vb, ORDER);
+            FloatVector b3 = FloatVector.fromMemorySegment(s, packed, row + 3 * vb, ORDER);
+            FloatVector x = FloatVector.broadcast(s, a.getAtIndex(F, r0 + p));
+            c00 = b0.fma(x, c00);
+            c01 = b1.fma(x, c01);
+            c02 = b2.fma(x, c02);
+            c03 = b3.fma(x, c03);
+            x = FloatVector.broadcast(s, a.getAtIndex(F, r1 + p));
+            c10 = b0.fma(x, c10);
+            c11 = b1.fma(x, c11);
+            c12 = b2.fma(x, c12);
+            c13 = b3.fma(x, c13);
+            x = FloatVector.broadcast(s, a.getAtIndex(F, r2 + p));
+            c20 = b0.fma(x, c20);
+            c21 = b1.fma(x, c21);
+            c22 = b2.fma(x, c22);
+            c23 = b3.fma(x, c23);
+            x = FloatVector.broadcast(s, a.getAtIndex(F, r3 + p));
+            c30 = b0.fma(x, c30);
+            c31 = b1.fma(x, c31);
+            c32 = b2.fma(x, c32);
+            c33 = b3.fma(x, c33);
+            x = FloatVector.broadcast(s, a.getAtIndex(F, r4 + p));
+            c40 = b0.fma(x, c40);
+            c41 = b1.fma(x, c41);
+            c42 = b2.fma(x, c42);
+            c43 = b3.fma(x, c43);
+            x = FloatVector.broadcast(s, a.getAtIndex(F, r5 + p));
+            c50 = b0.fma(x, c50);
+            c51 = b1.fma(x, c51);
+            c52 = b2.fma(x, c52);
+            c53 = b3.fma(x, c53);
+        }
+        long r = c0 * Float.BYTES;
+        long ld = (long) ldc * Float.BYTES;
+        c00.add(FloatVector.fromMemorySegment(s, c, r, ORDER)).intoMemorySegment(c, r, ORDER);
+        c01.add(FloatVector.fromMemorySegment(s, c, r + vb, ORDER)).intoMemorySegment(c, r + vb, ORDER);
+        c02.add(FloatVector.fromMemorySegment(s, c, r + 2 * vb, ORDER)).intoMemorySegment(c, r + 2 * vb, ORDER);
+        c03.add(FloatVector.fromMemorySegment(s, c, r + 3 * vb, ORDER)).intoMemorySegment(c, r + 3 * vb, ORDER);
+        r += ld;
+        c10.add(FloatVector.fromMemorySegment(s, c, r, ORDER)).intoMemorySegment(c, r, ORDER);
+        c11.add(FloatVector.fromMemorySegment(s, c, r + vb, ORDER)).intoMemorySegment(c, r + vb, ORDER);
+        c12.add(FloatVector.fromMemorySegment(s, c, r + 2 * vb, ORDER)).intoMemorySegment(c, r + 2 * vb, ORDER);
+        c13.add(FloatVector.fromMemorySegment(s, c, r + 3 * vb, ORDER)).intoMemorySegment(c, r + 3 * vb, ORDER);
+        r += ld;
+        c20.add(FloatVector.fromMemorySegment(s, c, r, ORDER)).intoMemorySegment(c, r, ORDER);
+        c21.add(FloatVector.fromMemorySegment(s, c, r + vb, ORDER)).intoMemorySegment(c, r + vb, ORDER);
+        c22.add(FloatVector.fromMemorySegment(s, c, r + 2 * vb, ORDER)).intoMemorySegment(c, r + 2 * vb, ORDER);
+        c23.add(FloatVector.fromMemorySegment(s, c, r + 3 * vb, ORDER)).intoMemorySegment(c, r + 3 * vb, ORDER);
+        r += ld;
+        c30.add(FloatVector.fromMemorySegment(s, c, r, ORDER)).intoMemorySegment(c, r, ORDER);
+        c31.add(FloatVector.fromMemorySegment(s, c, r + vb, ORDER)).intoMemorySegment(c, r + vb, ORDER);
+        c32.add(FloatVector.fromMemorySegment(s, c, r + 2 * vb, ORDER)).intoMemorySegment(c, r + 2 * vb, ORDER);
+        c33.add(FloatVector.fromMemorySegment(s, c, r + 3 * vb, ORDER)).intoMemorySegment(c, r + 3 * vb, ORDER);
+        r += ld;
+        c40.add(FloatVector.fromMemorySegment(s, c, r, ORDER)).intoMemorySegment(c, r, ORDER);
+        c41.add(FloatVector.fromMemorySegment(s, c, r + vb, ORDER)).intoMemorySegment(c, r + vb, ORDER);
+        c42.add(FloatVector.fromMemorySegment(s, c, r + 2 * vb, ORDER)).intoMemorySegment(c, r + 2 * vb, ORDER);
+        c43.add(FloatVector.fromMemorySegment(s, c, r + 3 * vb, ORDER)).intoMemorySegment(c, r + 3 * vb, ORDER);
+        r += ld;
+        c50.add(FloatVector.fromMemorySegment(s, c, r, ORDER)).intoMemorySegment(c, r, ORDER);
+        c51.add(FloatVector.fromMemorySegment(s, c, r + vb, ORDER)).intoMemorySegment(c, r + vb, ORDER);
+        c52.add(FloatVector.fromMemorySegment(s, c, r + 2 * vb, ORDER)).intoMemorySegment(c, r + 2 * vb, ORDER);
+        c53.add(FloatVector.fromMemorySegment(s, c, r + 3 * vb, ORDER)).intoMemorySegment(c, r + 3 * vb, ORDER);
     }
 
     /** C[4 rows from c0, ldc apart][4 vectors] += A[4 rows from a0, lda apart] * half panel at bByte. */

@@ -3,6 +3,7 @@ package io.jlstm.simd;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.lang.foreign.MemorySegment;
 import java.util.Random;
@@ -57,8 +58,10 @@ class PackedGemvTest {
         Random rnd = new Random(13);
         for (Kernels kern : Fixtures.implementations()) {
             int panel = kern.panelWidth();
+            // rows that leave every mix of 6-, 4- and 1-row tiles; 120 x 600 runs in row blocks (108 + 12)
             int[][] shapes = {{1, 1, 1}, {5, 7, 13}, {4, 37, 2 * panel}, {9, 64, 1024}, {67, 13, 2 * panel + 5},
-                {3, 0, 9}, {0, 5, 9}, {6, 5, 0}, {8, 130, panel / 2 + 3}};
+                {3, 0, 9}, {0, 5, 9}, {6, 5, 0}, {8, 130, panel / 2 + 3}, {30, 40, 2 * panel}, {34, 17, panel + 7},
+                {11, 9, 4 * panel}, {120, 600, 2 * panel + 5}};
             for (int[] shape : shapes) {
                 int m = shape[0];
                 int k = shape[1];
@@ -91,6 +94,34 @@ class PackedGemvTest {
                 }
             }
         }
+    }
+
+    @Test
+    void rowSplitIsAValidCutThatKeepsWholeTiles() {
+        for (Kernels kern : Fixtures.implementations()) {
+            for (int m = 2; m <= 200; m++) {
+                int mid = kern.gemmRowSplit(m);
+                assertTrue(mid >= 1 && mid < m, kern.name() + " split of " + m + " rows at " + mid);
+            }
+        }
+        assertEquals(32, KernelProvider.scalar().gemmRowSplit(64));
+        Kernels wide = Fixtures.vectorOrSkip(512);
+        if (VectorKernels.Bits512.WIDE_TILE) {
+            // 64 rows: 30 + 34 (5 six-row tiles | 5 and a 4-row tile), not 32 + 32 (each leaving 2 single rows)
+            int mid = wide.gemmRowSplit(64);
+            assertTrue(mid == 30 || mid == 34, "split of 64 rows at " + mid);
+        }
+    }
+
+    @Test
+    void theSixRowTileIsLeftToC2OnHotSpot() {
+        Fixtures.vectorOrSkip(512);
+        String vm = System.getProperty("java.vm.name", "");
+        assumeTrue(vm.contains("HotSpot") || vm.contains("Server VM"),
+                "skipping: the compiler directive is HotSpot's, this VM is " + vm);
+        assertEquals(null, VectorKernels.Bits512.WIDE_TILE_OFF);
+        assertTrue(CompilerDirectives.excludeFromC1("io.jlstm.simd.NoSuchClass::noSuchMethod") == null,
+                "a directive for a method that does not exist is accepted too");
     }
 
     @Test
