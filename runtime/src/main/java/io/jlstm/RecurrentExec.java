@@ -42,8 +42,12 @@ final class RecurrentExec extends LayerExec {
     final Kernels packedFor;
     /** Whether the packed copies are bfloat16 (else float32). */
     final boolean bf16;
-    /** The input kernel packed for a single input row (a streaming batch-1 step). */
+    /** The input kernel packed for a single input row (a streaming batch-1 step), in the layer's precision. */
     final MemorySegment packedInput;
+    /** The input kernel packed as float32 for projections of several rows ({@link Kernels#gemmPacked}):
+     *  {@link #packedInput} itself, or with bf16 weights a float32 copy (the projection of all steps is
+     *  arithmetic-bound, and the bf16 GEMM path would be the backend's sgemm, not split across threads). */
+    final MemorySegment packedInputRows;
 
     /**
      * Binds the weights; {@code arena} (the model's) receives the packed copy of the recurrent
@@ -67,6 +71,7 @@ final class RecurrentExec extends LayerExec {
         this.packedRecurrent = pack(kernels, arena, units, firstCols, recurrentKernel, 0);
         this.packedCandidate = candidateKernel == null ? null : pack(kernels, arena, units, units, recurrentKernel, 2L * units);
         this.packedInput = pack(kernels, arena, inputFeatures, width, kernel, 0);
+        this.packedInputRows = bf16 ? packFloat32(kernels, arena, inputFeatures, width, kernel, 0) : packedInput;
         if (bias == null) {
             this.inputBias = null;
             this.recurrentBias = null;
@@ -87,6 +92,11 @@ final class RecurrentExec extends LayerExec {
             kernels.packPanelsBf16(rows, cols, m, off, width, p, 0);
             return p;
         }
+        return packFloat32(kernels, arena, rows, cols, m, off);
+    }
+
+    private MemorySegment packFloat32(Kernels kernels, java.lang.foreign.Arena arena, int rows, int cols, MemorySegment m,
+                                      long off) {
         MemorySegment p = arena.allocate(Math.max(1, kernels.packedSize(rows, cols)) * Float.BYTES, 64);
         kernels.packPanels(rows, cols, m, off, width, p, 0);
         return p;
@@ -159,35 +169,25 @@ final class RecurrentExec extends LayerExec {
      * are {@code ldx} floats apart (the features of one row, or of one sequence for the rows of
      * one time step). {@code descending} is the panel order (the step state's, for one step's rows).
      */
-    void projectInputs(Backend backend, MemorySegment x, long xOff, int ldx, int rows, MemorySegment xp,
-                       boolean descending) {
-        float beta = 0f;
+    void projectInputs(MemorySegment x, long xOff, int ldx, int rows, MemorySegment xp, boolean descending) {
         if (inputBias != null) {
             long rowBytes = (long) width * Float.BYTES;
             for (long r = 0; r < rows; r++) {
                 MemorySegment.copy(inputBias, 0, xp, r * rowBytes, rowBytes);
             }
-            beta = 1f;
+        } else if (rows == 1) {
+            xp.fill((byte) 0); // xp is exactly one row here (a batch-1 gate buffer)
+        } else {
+            zero(xp, (long) rows * width);
         }
         if (rows == 1) {
             // one row (a streaming batch-1 step): a packed gemv, like the recurrent product
-            if (beta == 0f) {
-                xp.fill((byte) 0); // xp is exactly one row here (a batch-1 gate buffer)
-            }
             gemvPacked(inputFeatures, width, packedInput, x, xOff, xp, 0, 0, width, descending);
             return;
         }
-        if (!bf16) {
-            // float32 panels packed at load: faster than the backend's sgemm on every workload
-            // measured (W2 1t 14.1 ms against 15.7 ms with OpenBLAS's, W3 1t 142 against 172 ms)
-            if (beta == 0f) {
-                zero(xp, (long) rows * width);
-            }
-            gemmPacked(rows, inputFeatures, width, packedInput, x, xOff, ldx, xp, 0, width, descending);
-            return;
-        }
-        backend.sgemm(false, false, rows, width, inputFeatures, 1f, x, xOff, ldx,
-                kernel, 0, width, beta, xp, 0, width);
+        // float32 panels packed at load: faster than the backend's sgemm on every workload
+        // measured (W2 1t 14.1 ms against 15.7 ms with OpenBLAS's, W3 1t 142 against 172 ms)
+        gemmPacked(rows, inputFeatures, width, packedInputRows, x, xOff, ldx, xp, 0, width, descending);
     }
 
     /** Zeros the first {@code count} floats of {@code seg} (no slice: this runs in allocation-free steps). */
@@ -390,7 +390,7 @@ final class RecurrentExec extends LayerExec {
             }
             int rows = Math.multiplyExact(batch, steps);
             xp = ctx.scratchFloats((long) rows * width);
-            projectInputs(ctx.backend(), in, 0, inputFeatures, rows, xp, false);
+            projectInputs(in, 0, inputFeatures, rows, xp, false);
         }
 
         boolean seq = rspec.returnSequences();
@@ -417,7 +417,7 @@ final class RecurrentExec extends LayerExec {
             Backend backend = ctx.backend();
             Kernels kern = ctx.kernels();
             if (parts.length == 2 && pool.canRead(in) && pool.canRead(out) && readable(pool, parts[0])
-                    && readable(pool, parts[1]) && pool.canRead(packedInput) && pool.canRead(packedRecurrent)) {
+                    && readable(pool, parts[1]) && pool.canRead(packedInputRows) && pool.canRead(packedRecurrent)) {
                 pool.halves(part -> runRows(backend, kern, in, steps, parts[part], zeroStart, out));
             } else {
                 for (Rows r : parts) {
@@ -503,7 +503,7 @@ final class RecurrentExec extends LayerExec {
         long inRow0 = (long) r.from * seqStride;
         for (int i = 0; i < steps; i++) {
             int t = rspec.goBackwards() ? steps - 1 - i : i;
-            projectInputs(backend, in, inRow0 + (long) t * inputFeatures, seqStride, r.count, r.xp, r.state.descending);
+            projectInputs(in, inRow0 + (long) t * inputFeatures, seqStride, r.count, r.xp, r.state.descending);
             step(backend, k, r.xp, 0, width, r.count, r.state, zeroStart && i == 0);
             if (rspec.returnSequences()) {
                 copyStep(r.state.h, r.from, r.count, out, steps, i);

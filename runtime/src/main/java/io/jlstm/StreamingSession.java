@@ -158,7 +158,7 @@ public final class StreamingSession implements AutoCloseable {
             LayerExec layer = layers[i];
             if (layer instanceof RecurrentExec r) {
                 MemorySegment xp = gateBuffers[i];
-                r.projectInputs(ctx.backend(), current, 0, r.inputFeatures, batch, xp, states[i].descending);
+                r.projectInputs(current, 0, r.inputFeatures, batch, xp, states[i].descending);
                 r.step(ctx.backend(), ctx.kernels(), xp, 0, r.width, batch, states[i], false);
                 current = states[i].h;
             } else if (layer instanceof DenseExec d) {
