@@ -406,7 +406,7 @@ final class RecurrentExec extends LayerExec {
             StepPool pool = batch >= MIN_SPLIT_ROWS
                     && (long) steps * batch * width * (units + inputFeatures) >= MIN_SPLIT_SEQUENCE_MACS
                     ? StepPool.get() : null;
-            // parts of whole register tiles (64 rows at 6-row tiles: 30 and 34, 5 tiles and 5 tiles and a 4-row one)
+            // parts of whole register tiles (64 rows at 512 bits: 32 and 32, each 4 six-row tiles and 2 four-row ones)
             int mid = ctx.kernels().gemmRowSplit(batch);
             Rows[] parts = pool == null ? new Rows[] {new Rows(0, batch)} : new Rows[] {new Rows(0, mid), new Rows(mid, batch)};
             for (Rows r : parts) {

@@ -1042,15 +1042,26 @@ abstract sealed class VectorKernels implements Kernels
     /** Rough time of {@code rows} rows of {@link #gemmPacked}: a row of a 1-row tile, which reads a
      *  weight vector per 4 FMAs, costs about three in a tile. */
     private int rowCost(int rows) {
-        int left = rows;
-        int cost = 0;
-        if (wideTile()) {
-            cost += left / 6 * 6;
-            left %= 6;
+        int tiled = 6 * sixRowTiles(rows);
+        tiled += (rows - tiled) / 4 * 4;
+        return tiled + 3 * (rows - tiled);
+    }
+
+    /**
+     * How many 6-row tiles {@code rows} rows get: as many as leave the rest to 4-row tiles and at
+     * most one single row (32 rows: 4 x 6 + 2 x 4, not 5 x 6 + 2 x 1). None below 512 bits.
+     */
+    private int sixRowTiles(int rows) {
+        if (!wideTile()) {
+            return 0;
         }
-        cost += left / 4 * 4;
-        left %= 4;
-        return cost + 3 * left;
+        int even = rows & ~1;
+        int fours = switch (even % 6) {
+            case 2 -> even >= 8 ? 2 : 0;
+            case 4 -> 1;
+            default -> 0;
+        };
+        return (even - 4 * fours) / 6;
     }
 
     /** Floats of A per row block: 64K floats, 256 KB, half of a typical L2. */
@@ -1073,7 +1084,6 @@ abstract sealed class VectorKernels implements Kernels
         int blockRows = A_BLOCK_FLOATS / Math.max(1, k);
         int mc = m <= blockRows ? m : Math.max(12, blockRows / 12 * 12);
         int halves = (j1 - j0 + half - 1) / half;
-        boolean wide = wideTile();
         for (int i0 = 0; i0 < m; i0 += mc) {
             int i1 = Math.min(m, i0 + mc);
             for (int q = 0; q < halves; q++) {
@@ -1082,11 +1092,10 @@ abstract sealed class VectorKernels implements Kernels
                 int cols = Math.min(half, j1 - h0);
                 int i = i0;
                 if (cols == half) {
-                    if (wide) {
-                        for (; i + 6 <= i1; i += 6) {
-                            tile6x4Packed(k, a, aOff + (long) i * lda, lda, packed, bByte, panel, c,
-                                    cOff + (long) i * ldc + h0, ldc);
-                        }
+                    int sixEnd = i0 + 6 * sixRowTiles(i1 - i0);
+                    for (; i < sixEnd; i += 6) {
+                        tile6x4Packed(k, a, aOff + (long) i * lda, lda, packed, bByte, panel, c,
+                                cOff + (long) i * ldc + h0, ldc);
                     }
                     for (; i + 4 <= i1; i += 4) {
                         tile4x4Packed(k, a, aOff + (long) i * lda, lda, packed, bByte, panel, c,

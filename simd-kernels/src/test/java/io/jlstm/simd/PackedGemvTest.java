@@ -107,9 +107,10 @@ class PackedGemvTest {
         assertEquals(32, KernelProvider.scalar().gemmRowSplit(64));
         Kernels wide = Fixtures.vectorOrSkip(512);
         if (VectorKernels.Bits512.WIDE_TILE) {
-            // 64 rows: 30 + 34 (5 six-row tiles | 5 and a 4-row tile), not 32 + 32 (each leaving 2 single rows)
-            int mid = wide.gemmRowSplit(64);
-            assertTrue(mid == 30 || mid == 34, "split of 64 rows at " + mid);
+            // 64 rows: 32 + 32, each 4 six-row tiles and 2 four-row ones; 13 rows: 5 + 8 (a 4-row tile and a
+            // row | two 4-row tiles), not 6 + 7 (a 6-row tile and a single row)
+            assertEquals(32, wide.gemmRowSplit(64));
+            assertEquals(5, wide.gemmRowSplit(13));
         }
     }
 
