@@ -229,7 +229,7 @@ public final class Report {
         Map<Integer, Double> sgemmGflops = new TreeMap<>();
         Map<Integer, Double> blasGemvGbs = new TreeMap<>();
         Double javaGemvGbs = null;
-        Map<Integer, Double> readLarge = new TreeMap<>(); // GB/s reading 4 MiB (L3), per thread count
+        Map<Integer, Double> readLarge = new TreeMap<>(); // GB/s reading 4 MiB (forward and backward in turn), per thread count
         Map<Integer, Double> readSmall = new TreeMap<>(); // GB/s reading 256 KiB (L2)
         double gemvBytes = (double) RooflineBenchmark.GEMV_ROWS * RooflineBenchmark.GEMV_COLS * Float.BYTES;
         double n = RooflineBenchmark.GEMM_N;
@@ -263,10 +263,10 @@ public final class Report {
         blasGemvGbs.forEach((t, g) -> md.append(String.format(Locale.ROOT,
                 "- OpenBLAS sgemv (transposed) over 4 MiB, %d thread%s: %.1f GB/s%n", t, t == 1 ? "" : "s", g)));
         readLarge.forEach((t, g) -> md.append(String.format(Locale.ROOT,
-                "- Read bandwidth over 4 MiB (L3; W2's recurrent kernel), %d thread%s: %.1f GB/s%n", t,
+                "- Read bandwidth over 4 MiB (W2's recurrent kernel), forward and backward in turn, %d thread%s: %.1f GB/s%n", t,
                 t == 1 ? "" : "s", g)));
         readSmall.forEach((t, g) -> md.append(String.format(Locale.ROOT,
-                "- Read bandwidth over 256 KiB (L2; W4's recurrent kernel), %d thread%s: %.1f GB/s%n", t,
+                "- Read bandwidth over 256 KiB (W4's recurrent kernel), forward and backward in turn, %d thread%s: %.1f GB/s%n", t,
                 t == 1 ? "" : "s", g)));
         if (rows.stream().anyMatch(r -> r.bestJlstm().isPresent())) {
             md.append("\n| workload | threads | best jlstm | achieved | ceiling | fraction |\n|---|---:|---|---:|---:|---:|\n");
@@ -286,8 +286,8 @@ public final class Report {
                                 "%.1f GFLOP/s (sgemm)", ceiling),
                         ceiling == null ? "—" : String.format(Locale.ROOT, "%.0f %%", 100 * g / ceiling)));
             } else {
-                // The raw read bandwidth at the row's thread count (L2 for W4's 256 KiB recurrent
-                // kernel, L3 for the others); without it, the best gemv at no more threads.
+                // The raw read bandwidth at the row's thread count (over W4's 256 KiB recurrent kernel
+                // for W4, over 4 MiB for the others); without it, the best gemv at no more threads.
                 Double ceiling = (w == Workload.W4 ? readSmall : readLarge).get(r.threads());
                 String ceilingName = (w == Workload.W4 ? "read 256 KiB, " : "read 4 MiB, ") + r.threads() + "t";
                 if (ceiling == null && w != Workload.W4) {
@@ -310,7 +310,9 @@ public final class Report {
         md.append("\nW1, W2, W2x2 and W4 count the weight bytes one call must read (recurrent kernel every step, ")
                 .append("input kernel once per call); W3 counts 2·B·T·(I+H)·4H flops per layer. A batch-1 call ")
                 .append("cannot beat weight bytes / read bandwidth: a target below that time is out of reach ")
-                .append("in fp32. (W1's 1.25 MB of weights sit partly in L2, so it can exceed the L3 read figure.)\n");
+                .append("in fp32. The reads go forward and backward in turn, as the kernels stream their weights: ")
+                .append("a 4 MiB matrix is then read partly from the 2 MiB L2 of each core. (W1's 1.25 MB of weights ")
+                .append("fit in L2, so it can exceed the 4 MiB read figure.)\n");
         return md.toString();
     }
 

@@ -35,13 +35,15 @@ import jdk.incubator.vector.VectorSpecies;
  *       The arithmetic ceiling of W3.</li>
  *   <li>{@code javaGemv4MB}: the Java kernels' gemv, transposed (the {@code h @ U} of a step),
  *       over a 512x2048 matrix = 4 MiB; GB/s = 4 MiB / time. The weight-streaming ceiling of
- *       W1 and W2 (the matrix stays in L2/L3 between calls, as the recurrent kernel does).</li>
+ *       W1 and W2 (the matrix stays in cache between calls, as the recurrent kernel does).</li>
  *   <li>{@code openblasGemv4MB}: the same product through OpenBLAS sgemv, at 1 and 2 threads.</li>
  *   <li>{@code read4MB_1t}, {@code read4MB_2t}, {@code read256KB_1t}, {@code read256KB_2t}: the
  *       raw read bandwidth, a vector sum with 8 accumulators over 4 MiB (the recurrent kernel of
- *       W1/W2: L3) and over 256 KiB (the recurrent kernel of W4: L2), by one thread or by two
- *       threads each reading its own half; GB/s = bytes / time. No product can stream its weights
- *       faster than they can be read: the weight-streaming ceiling of W1, W2, W2x2 and W4.</li>
+ *       W2) and over 256 KiB (the recurrent kernel of W4), by one thread or by two threads each
+ *       reading its own half, forward and backward in turn as the packed products stream their
+ *       weights (so a read starts on what the last one left in L2); GB/s = bytes / time. No product
+ *       can stream its weights faster than they can be read in that order: the weight-streaming
+ *       ceiling of W1, W2, W2x2 and W4.</li>
  * </ul>
  * {@code jmh/run-comparison} turns the times into GFLOP/s and GB/s in its report.
  */
@@ -144,10 +146,12 @@ public class RooflineBenchmark {
         }
     }
 
-    /** Which half of the matrices a thread reads when two threads read. */
+    /** Which half of the matrices a thread reads when two threads read, and in which direction next. */
     @State(Scope.Thread)
     public static class Half {
         int index;
+        /** Flipped after every read: the kernels stream their weights forward and backward in turn. */
+        boolean descending;
 
         @Setup(Level.Trial)
         public void setUp(ThreadParams params) {
@@ -157,8 +161,24 @@ public class RooflineBenchmark {
 
     private static final VectorSpecies<Float> READ_SPECIES = FloatVector.SPECIES_PREFERRED;
 
-    /** Sum of {@code bytes} floats' worth from {@code from}, 8 vectors per iteration (8 independent adds). */
-    static float read(MemorySegment m, long from, long bytes) {
+    /**
+     * Sum of {@code bytes} from {@code from}, 8 vectors per iteration (8 independent adds), in blocks
+     * of 64 KiB visited last to first every other call (as the packed products visit their panels,
+     * so that a call starts on what the last one read last); {@code bytes} is a multiple of 64 KiB.
+     */
+    static float read(MemorySegment m, long from, long bytes, Half h) {
+        boolean down = h.descending;
+        h.descending = !down;
+        long block = 64L << 10;
+        long blocks = bytes / block;
+        float sum = 0f;
+        for (long b = 0; b < blocks; b++) {
+            sum += readBlock(m, from + (down ? blocks - 1 - b : b) * block, block);
+        }
+        return sum;
+    }
+
+    private static float readBlock(MemorySegment m, long from, long bytes) {
         VectorSpecies<Float> s = READ_SPECIES;
         long vb = (long) s.length() * Float.BYTES;
         FloatVector a0 = FloatVector.zero(s), a1 = FloatVector.zero(s), a2 = FloatVector.zero(s), a3 = FloatVector.zero(s);
@@ -179,26 +199,26 @@ public class RooflineBenchmark {
 
     @Benchmark
     @Threads(1)
-    public float read4MB_1t(ReadData d) {
-        return read(d.large, 0, READ_LARGE);
+    public float read4MB_1t(ReadData d, Half h) {
+        return read(d.large, 0, READ_LARGE, h);
     }
 
     @Benchmark
     @Threads(2)
     public float read4MB_2t(ReadData d, Half h) {
-        return read(d.large, h.index * (READ_LARGE / 2), READ_LARGE / 2);
+        return read(d.large, h.index * (READ_LARGE / 2), READ_LARGE / 2, h);
     }
 
     @Benchmark
     @Threads(1)
-    public float read256KB_1t(ReadData d) {
-        return read(d.small, 0, READ_SMALL);
+    public float read256KB_1t(ReadData d, Half h) {
+        return read(d.small, 0, READ_SMALL, h);
     }
 
     @Benchmark
     @Threads(2)
     public float read256KB_2t(ReadData d, Half h) {
-        return read(d.small, h.index * (READ_SMALL / 2), READ_SMALL / 2);
+        return read(d.small, h.index * (READ_SMALL / 2), READ_SMALL / 2, h);
     }
 
     @Benchmark
