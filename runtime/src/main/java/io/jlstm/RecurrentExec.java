@@ -175,8 +175,6 @@ final class RecurrentExec extends LayerExec {
             for (long r = 0; r < rows; r++) {
                 MemorySegment.copy(inputBias, 0, xp, r * rowBytes, rowBytes);
             }
-        } else if (rows == 1) {
-            xp.fill((byte) 0); // xp is exactly one row here (a batch-1 gate buffer)
         } else {
             zero(xp, (long) rows * width);
         }

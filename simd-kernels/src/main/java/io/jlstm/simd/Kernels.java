@@ -150,9 +150,9 @@ public interface Kernels {
      * <p>{@code descending} visits the panels from the last one in range to the first. The result
      * is the same bit for bit (each column is summed alone, p ascending); only what stays in cache
      * differs. A recurrent layer alternates it from step to step, so that each step starts on the
-     * panels the previous one read last, still in L2: a matrix twice the size of L2 (W2's 4 MB
-     * recurrent kernel against 2 MB of L2) is then read about a third from L2 instead of all from
-     * L3 (measured 145 against 93 µs per 512 x 2048 step on one core).
+     * panels the previous one read last, still in L2: for a matrix larger than L2 (W2's 4 MB
+     * recurrent kernel against 2 MiB of L2 per core here) part of every step then comes from L2
+     * instead of all from L3 (measured 145 against 93 µs per 512 x 2048 step on one core).
      */
     void gemvPacked(int k, int n, MemorySegment packed, long pOff, MemorySegment x, long xOff,
                     MemorySegment y, long yOff, int j0, int j1, boolean descending);
@@ -167,7 +167,7 @@ public interface Kernels {
      * of row i of A. {@code j0} must be a multiple of {@link #panelWidth()}, {@code 0 <= j0 <= j1
      * <= n}; C is {@code m x n} with {@code ldc >= n} and only the columns in range are touched.
      *
-     * {@code descending} visits the panels last to first, as in {@link #gemvPacked}: same result.
+     * <p>{@code descending} visits the panels last to first, as in {@link #gemvPacked}: same result.
      *
      * <p>The default computes row by row with {@link #gemvPacked}; implementations override it
      * with a register-blocked kernel.

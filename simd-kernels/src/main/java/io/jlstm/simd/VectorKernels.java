@@ -1080,7 +1080,7 @@ abstract sealed class VectorKernels implements Kernels
         long panelFloats = (long) panel * k;
         // all rows in one block when their A fits, else blocks of whole 6- and 4-row tiles (a block
         // cut at a multiple of 4 below m left 30 rows as 28 + 2, the last 2 a whole pass over B in
-        // 1-row tiles: W3 on two threads 88 against 72 ms)
+        // 1-row tiles: W3 on two threads split 30 + 34 took 88 ms with that, 68.5 ms without)
         int blockRows = A_BLOCK_FLOATS / Math.max(1, k);
         int mc = m <= blockRows ? m : Math.max(12, blockRows / 12 * 12);
         int halves = (j1 - j0 + half - 1) / half;
@@ -1113,8 +1113,8 @@ abstract sealed class VectorKernels implements Kernels
     /**
      * C[6 rows from c0, ldc apart][4 vectors] += A[6 rows from a0, lda apart] * half panel at bByte: 24
      * accumulators, 4 weight vectors and a broadcast, 29 of AVX-512's 32 registers. A weight row now
-     * feeds 24 FMAs instead of 16, which the half panel streaming from L2 needs: 6 x 4 measured 155
-     * against 145 GFLOP/s for 4 x 4 on W3's step (64 x 512 x 2048, one core). C1 cannot compile it
+     * feeds 24 FMAs instead of 16: 6 x 4 measured 155 against 145 GFLOP/s for 4 x 4 on W3's step
+     * (64 x 512 x 2048, one core, a one-off harness). C1 cannot compile it
      * (out of virtual registers), so it runs only where a compiler directive leaves it to C2
      * ({@link Bits512#WIDE_TILE}). Used at 512 bits only: narrower vectors have 16 registers, where
      * even 4 x 4 spills.
