@@ -311,9 +311,41 @@ public final class Report {
                 .append("input kernel once per call); W3 counts 2·B·T·(I+H)·4H flops per layer. A batch-1 call ")
                 .append("cannot beat weight bytes / read bandwidth: a target below that time is out of reach ")
                 .append("in fp32. The reads go forward and backward in turn, as the kernels stream their weights: ")
-                .append("a 4 MiB matrix is then read partly from the 2 MiB L2 of each core. (W1's 1.25 MB of weights ")
-                .append("fit in L2, so it can exceed the 4 MiB read figure.)\n");
+                .append("a 4 MiB matrix is then read partly from the L2 of each core");
+        long l2 = l2Bytes();
+        if (l2 > 0) {
+            md.append(" (").append(l2 >> 10).append(" KiB here)");
+            if (l2 >= 1_310_720L) {
+                md.append(". W1's 1.25 MB of weights fit in that L2, so it can exceed the 4 MiB read figure");
+            }
+        }
+        md.append(".\n");
         return md.toString();
+    }
+
+    /** A sysfs cache size ("1024K", "2M", "512") in bytes. */
+    static long cacheSize(String text) {
+        String size = text.strip();
+        long scale = size.endsWith("K") ? 1024 : size.endsWith("M") ? 1024 * 1024 : 1;
+        return Long.parseLong(size.replaceAll("[KM]$", "")) * scale;
+    }
+
+    /** The level-2 cache of CPU 0 in bytes (Linux sysfs), or 0 when unknown. */
+    static long l2Bytes() {
+        try {
+            for (int i = 0; i < 8; i++) {
+                Path dir = Path.of("/sys/devices/system/cpu/cpu0/cache/index" + i);
+                if (!Files.isDirectory(dir)) {
+                    break;
+                }
+                if (Files.readString(dir.resolve("level")).strip().equals("2")) {
+                    return cacheSize(Files.readString(dir.resolve("size")));
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // Not Linux, or not readable: the size is only a label.
+        }
+        return 0;
     }
 
     /** Weight bytes one call reads: the input kernel once, the recurrent kernel once per step, per layer. */
