@@ -186,9 +186,13 @@ public interface Kernels {
     }
 
     /**
-     * {@link #packPanels} with every weight rounded to bfloat16 (round to nearest even; the upper
-     * 16 bits of the float32). Half the bytes for the bandwidth-bound batch-1 product, about three
-     * significant digits per weight. {@code dstOff} is in bytes.
+     * {@link #packPanels} with every weight stored in 16 bits: half the bytes for the
+     * bandwidth-bound batch-1 product, about three significant digits per weight. Each weight
+     * decodes to within half a bfloat16 spacing of its float32 value (at most 2<sup>-8</sup> of
+     * its magnitude), as rounding to bfloat16 gives: the scalar kernels store it rounded to
+     * bfloat16 (nearest even); the vector kernels pair two columns in 32 bits and store the
+     * second so that the 32 bits, read as a float32, lie nearest it (see the layout comment in
+     * VectorKernels), which saves the decoding one operation. {@code dstOff} is in bytes.
      */
     void packPanelsBf16(int k, int n, MemorySegment b, long bOff, int ldb, MemorySegment dst, long dstOff);
 

@@ -316,6 +316,39 @@ final class ScalarKernels implements Kernels {
         return (short) ((bits + rounding) >>> 16);
     }
 
+    /**
+     * The high half of a 32-bit word whose low half is the bfloat16 {@code low} (bits, 0..0xFFFF),
+     * chosen so that the word read as a float32 lies nearest {@code w}: of the 16-bit values, the
+     * float32s they give are one bfloat16 spacing apart (offset by {@code low}'s bits at the bottom
+     * of the mantissa), so the nearest is within half a spacing of {@code w}, at most 2<sup>-8</sup>
+     * of |w| plus 2<sup>-133</sup> (the denormal spacing), as with rounding {@code w} to bfloat16.
+     * Non-finite weights get their bfloat16 bits (infinity then reads as NaN when {@code low} is
+     * not 0). Used by the vector kernels' paired bfloat16 layout.
+     */
+    static int pairedHigh(float w, int low) {
+        if (!Float.isFinite(w)) {
+            return toBf16(w) & 0xFFFF;
+        }
+        int h0 = Float.floatToRawIntBits(w) >>> 16;
+        int best = h0;
+        double bestErr = Double.POSITIVE_INFINITY;
+        for (int d = -1; d <= 1; d++) {
+            int h = (h0 + d) & 0xFFFF;
+            float f = Float.intBitsToFloat((h << 16) | low);
+            double err = Math.abs((double) f - w);
+            if (Float.isFinite(f) && err < bestErr) {
+                best = h;
+                bestErr = err;
+            }
+        }
+        return best;
+    }
+
+    /** The float32 that the paired layout's word with halves {@code high} and {@code low} reads as. */
+    static float pairedValue(int high, int low) {
+        return Float.intBitsToFloat((high << 16) | low);
+    }
+
     /** bfloat16 bits to float32, exact. */
     static float fromBf16(short b) {
         return Float.intBitsToFloat((b & 0xFFFF) << 16);

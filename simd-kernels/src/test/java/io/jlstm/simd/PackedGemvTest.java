@@ -171,7 +171,7 @@ class PackedGemvTest {
                         double expected = y0[j];
                         if (j >= split[0] && j < split[1]) {
                             for (int r = 0; r < k; r++) {
-                                expected += (double) x[r] * ScalarKernels.fromBf16(ScalarKernels.toBf16(b[1 + r * n + j]));
+                                expected += (double) x[r] * decodedBf16(kern, b, 1 + r * n, n, j);
                             }
                         }
                         assertEquals(expected, y.getAtIndex(Fixtures.F, j), 1e-5 * (1 + k),
@@ -179,6 +179,42 @@ class PackedGemvTest {
                     }
                 }
             }
+        }
+    }
+
+    /**
+     * The value column {@code j} of the row at {@code b[row..]} decodes to once packed by
+     * {@code kern}: rounded to bfloat16, or for the second column of a vector kernel's pair the
+     * paired word (its low half the first column's bfloat16 bits).
+     */
+    private static float decodedBf16(Kernels kern, float[] b, int row, int n, int j) {
+        int low = ScalarKernels.toBf16(b[row + j]) & 0xFFFF;
+        if (!(kern instanceof VectorKernels)) {
+            return ScalarKernels.fromBf16((short) low);
+        }
+        int l = kern.panelWidth() / 8;
+        int inPair = j % (2 * l);
+        if (inPair < l) {
+            return ScalarKernels.fromBf16((short) low);
+        }
+        int partner = ScalarKernels.toBf16(b[row + j - l]) & 0xFFFF;
+        return ScalarKernels.pairedValue(ScalarKernels.pairedHigh(b[row + j], partner), partner);
+    }
+
+    @Test
+    void pairedBf16IsAsCloseAsRoundingToBf16() {
+        Random rnd = new Random(12);
+        float[] edges = {0f, -0f, 1f, -1f, 1f + 0x1p-8f, 1f - 0x1p-9f, 0x1p-126f, 0x1.fffffep127f, -0x1.fffffep127f,
+                1e-30f, -3.75e-7f, 65504f, 0.1f};
+        for (int i = 0; i < 200_000; i++) {
+            float w = i < edges.length ? edges[i]
+                    : (float) ((rnd.nextDouble() * 2 - 1) * Math.pow(2, rnd.nextInt(60) - 40));
+            int low = i % 7 == 0 ? 0 : i % 7 == 1 ? 0xFFFF : rnd.nextInt(1 << 16);
+            float got = ScalarKernels.pairedValue(ScalarKernels.pairedHigh(w, low), low);
+            double bound = Math.abs((double) w) * 0x1p-8 + 0x1p-133;
+            assertTrue(Float.isFinite(got), "paired value of " + w + " with low " + low + " is " + got);
+            assertTrue(Math.abs((double) got - w) <= bound, "paired value of " + w + " with low " + low + " is " + got
+                    + ", off by more than 2^-8 of it");
         }
     }
 
