@@ -48,6 +48,8 @@ final class RecurrentExec extends LayerExec {
      *  {@link #packedInput} itself, or with bf16 weights a float32 copy (the projection of all steps is
      *  arithmetic-bound, and the bf16 GEMM path would be the backend's sgemm, not split across threads). */
     final MemorySegment packedInputRows;
+    /** Batch-1 LSTM sequences on two threads, split by units ({@link UnitSplit}); null when not configured or not worth it. */
+    final UnitSplit unitSplit;
 
     /**
      * Binds the weights; {@code arena} (the model's) receives the packed copy of the recurrent
@@ -82,6 +84,8 @@ final class RecurrentExec extends LayerExec {
             this.inputBias = bias;
             this.recurrentBias = null;
         }
+        this.unitSplit = UnitSplit.worthIt(this)
+                ? new UnitSplit(this, kernels, arena, kernel, recurrentKernel, bias, bf16) : null;
     }
 
     /** Packs columns [off, off + cols) of a row-major matrix with {@code width} columns, as this layer streams it. */
@@ -380,6 +384,16 @@ final class RecurrentExec extends LayerExec {
         // packed input kernel is read from L2. Batch 1 projects all steps at once (T rows).
         long seqStride = (long) steps * inputFeatures;
         boolean perStep = batch > 1 && !bf16 && seqStride <= Integer.MAX_VALUE;
+        boolean seq = rspec.returnSequences();
+        MemorySegment out = ctx.resultFloats(seq ? (long) batch * steps * units : (long) batch * units);
+        long stateBytes = (long) batch * units * Float.BYTES;
+        if (batch == 1 && unitSplit != null) {
+            MemorySegment hEnd = ctx.scratchFloats(units);
+            MemorySegment cEnd = ctx.scratchFloats(units);
+            if (unitSplit.run(in, steps, initialState, out, seq, hEnd, cEnd)) {
+                return finish(ctx, out, seq, hEnd, cEnd, stateBytes);
+            }
+        }
         MemorySegment xp = null;
         if (!perStep) {
             if (stride > Integer.MAX_VALUE) {
@@ -391,9 +405,6 @@ final class RecurrentExec extends LayerExec {
             projectInputs(in, 0, inputFeatures, rows, xp, false);
         }
 
-        boolean seq = rspec.returnSequences();
-        MemorySegment out = ctx.resultFloats(seq ? (long) batch * steps * units : (long) batch * units);
-        long stateBytes = (long) batch * units * Float.BYTES;
         boolean zeroStart = initialState == null;
         MemorySegment h;
         MemorySegment c;
@@ -450,6 +461,12 @@ final class RecurrentExec extends LayerExec {
             h = s.h;
             c = s.c;
         }
+        return finish(ctx, out, seq, h, c, stateBytes);
+    }
+
+    /** The layer's results from its output and final state: h as the output without return_sequences, the states with return_state. */
+    private MemorySegment[] finish(ExecContext ctx, MemorySegment out, boolean seq, MemorySegment h, MemorySegment c,
+                                   long stateBytes) {
         if (!seq) {
             MemorySegment.copy(h, 0, out, 0, stateBytes);
         }

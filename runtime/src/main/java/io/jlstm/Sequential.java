@@ -101,6 +101,11 @@ public final class Sequential implements AutoCloseable {
         }
     }
 
+    /** Sequences that layer {@code i} has run split by units across two threads ({@link UnitSplit}); 0 when it does not split. */
+    long unitSplitRuns(int i) {
+        return layers.get(i) instanceof RecurrentExec r && r.unitSplit != null ? r.unitSplit.completed() : 0;
+    }
+
     private static boolean splitsSteps(LayerExec layer) {
         return switch (layer) {
             case RecurrentExec r -> r.splits();

@@ -6,8 +6,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * With {@code -Djlstm.threads=2} the batch-1 recurrent product, the batched packed products and
- * the LSTM cells of a batch are split across two threads, and a batch of 8 rows or more runs as
- * two halves of rows, one per thread; the numbers must be exactly those of
+ * the LSTM cells of a batch are split across two threads, a batch of 8 rows or more runs as
+ * two halves of rows, one per thread, and a batch-1 LSTM sequence runs as two halves of its units
+ * ({@link UnitSplit}); the numbers must be exactly those of
  * one thread (each column, each cell, is computed by one thread in the same order). The property is read once per JVM, so the two-thread run is a child JVM.
  */
 class TwoThreadStepTest {
@@ -21,6 +22,7 @@ class TwoThreadStepTest {
              StreamingSession session = model.newSession(1)) {
             Tensor x = Models.random(new java.util.Random(9), 1f, 1, 30, 128);
             StringBuilder sb = new StringBuilder();
+            StringBuilder splits = new StringBuilder(); // how many sequences ran split by units (0 on one thread)
             for (float v : model.predict(x).output().toFloatArray()) {
                 sb.append(Float.floatToRawIntBits(v)).append('\n');
             }
@@ -61,6 +63,31 @@ class TwoThreadStepTest {
                     }
                 }
             }
+            // batch 1 split by units (UnitSplit): odd units (65 + 66), more steps than one projection
+            // chunk, backwards, from given initial states, returning its states
+            try (Sequential back = Models.build(6, 32, io.jlstm.backend.Backends.java(),
+                    io.jlstm.layers.LstmSpec.of(131).goBackwards(true).returnState(true))) {
+                java.util.Random r = new java.util.Random(15);
+                PredictOptions opts = PredictOptions.defaults().initialState(0, Models.random(r, 1f, 1, 131),
+                        Models.random(r, 1f, 1, 131));
+                for (Tensor t : back.predict(Models.random(r, 1f, 1, 70, 32), opts).outputs().values()) {
+                    for (float v : t.toFloatArray()) {
+                        sb.append(Float.floatToRawIntBits(v)).append('\n');
+                    }
+                }
+                splits.append("#split backwards ").append(back.unitSplitRuns(0)).append('\n');
+            }
+            // two stacked layers split by units, both returning sequences: the second reads the
+            // first's output from the pass's scratch memory
+            try (Sequential stack = Models.build(7, 32, io.jlstm.backend.Backends.java(),
+                    io.jlstm.layers.LstmSpec.of(96).returnSequences(true),
+                    io.jlstm.layers.LstmSpec.of(96).returnSequences(true))) {
+                for (float v : stack.predict(Models.random(new java.util.Random(16), 1f, 1, 70, 32)).output().toFloatArray()) {
+                    sb.append(Float.floatToRawIntBits(v)).append('\n');
+                }
+                splits.append("#split stack ").append(stack.unitSplitRuns(0)).append(' ')
+                        .append(stack.unitSplitRuns(1)).append('\n');
+            }
             // bf16 weights: the batch-1 gemv split streams bf16 panels
             try (Sequential bf = Models.build(5, 128, io.jlstm.backend.Backends.java(), WeightPrecision.BF16,
                     io.jlstm.layers.LstmSpec.of(256))) {
@@ -84,6 +111,7 @@ class TwoThreadStepTest {
                 sb.append(Float.floatToRawIntBits(v)).append('\n');
             }
             System.out.print(sb);
+            System.out.print(splits);
         }
     }
 
@@ -93,11 +121,25 @@ class TwoThreadStepTest {
 
     @Test
     void twoThreadsGiveBitIdenticalResults() throws Exception {
-        String one = run(1);
-        String two = run(2);
-        assertEquals((4 + 5 + 12) * 160 + 3 * 12 * 160 + 4 * 256, one.lines().count(),
+        String oneAll = run(1);
+        String twoAll = run(2);
+        assertEquals("#split backwards 0\n#split stack 0 0\n", splitLines(oneAll), "one thread never splits by units");
+        assertEquals("#split backwards 1\n#split stack 1 1\n", splitLines(twoAll),
+                "two threads run each batch-1 LSTM sequence split by units, the stacked layer's input staged");
+        String one = values(oneAll);
+        String two = values(twoAll);
+        assertEquals((4 + 5 + 12) * 160 + 3 * 12 * 160 + 3 * 131 + 70 * 96 + 4 * 256, one.lines().count(),
                 "predict, one confined step twice, a batch of 5, a batch of 12, the backwards batch and its two "
-                        + "states, the bf16 outputs of 1 and 3 rows, the streamed output");
+                        + "states, the batch-1 backwards output and its two states, the stacked sequence, "
+                        + "the bf16 outputs of 1 and 3 rows, the streamed output");
         assertEquals(one, two);
+    }
+
+    private static String splitLines(String out) {
+        return out.lines().filter(l -> l.startsWith("#")).map(l -> l + "\n").reduce("", String::concat);
+    }
+
+    private static String values(String out) {
+        return out.lines().filter(l -> !l.startsWith("#")).map(l -> l + "\n").reduce("", String::concat);
     }
 }

@@ -176,6 +176,25 @@ public final class StepPool {
     }
 
     /**
+     * Runs {@code task.run(0)} here and {@code task.run(1)} on the helper at the same time, and
+     * returns true once both are done; returns false, running nothing, when another caller holds
+     * the helper. For halves that wait for each other (a barrier between them), which must not run
+     * one after the other on one thread. Each half must stop waiting once the other has failed.
+     */
+    public boolean tryConcurrent(Halves task) {
+        if (!owned.compareAndSet(false, true)) {
+            return false;
+        }
+        try {
+            handOff(task);
+        } finally {
+            halves = null;
+            owned.set(false);
+        }
+        return true;
+    }
+
+    /**
      * With the pool owned: hands {@code task.run(1)} to the helper, runs {@code task.run(0)} here,
      * and returns once both are done (never while the helper may still write), rethrowing a failure.
      */
