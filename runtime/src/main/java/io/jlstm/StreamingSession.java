@@ -157,6 +157,13 @@ public final class StreamingSession implements AutoCloseable {
         for (int i = 0; i < layers.length; i++) {
             LayerExec layer = layers[i];
             if (layer instanceof RecurrentExec r) {
+                RecurrentExec.StepState st = states[i];
+                if (batch == 1 && r.unitSplit != null && r.unitSplit.step(current, st.h, st.c, st.descending)) {
+                    // both threads, each with all four gates of half the units (UnitSplit)
+                    st.descending = !st.descending;
+                    current = st.h;
+                    continue;
+                }
                 MemorySegment xp = gateBuffers[i];
                 r.projectInputs(current, 0, r.inputFeatures, batch, xp, states[i].descending);
                 r.step(ctx.backend(), ctx.kernels(), xp, 0, r.width, batch, states[i], false);

@@ -5,6 +5,7 @@ import io.jlstm.simd.Activation;
 import io.jlstm.simd.Kernels;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLongArray;
 
@@ -179,6 +180,71 @@ final class UnitSplit {
             return true;
         } finally {
             busy.set(false);
+        }
+    }
+
+    /**
+     * One streaming step of batch 1 on this thread and the step helper: part p computes its gate
+     * columns {@code bias + x·W + h·U} into its first gate row and updates its units of {@code c}
+     * (in place) and of h, into a buffer of this workspace; this thread then copies the new h over
+     * {@code h}. {@code descending} is the panel order of both products. Allocates nothing.
+     * Returns false, having done nothing, when the workspace or the helper is in use, or when the
+     * helper may not read the session's memory.
+     */
+    boolean step(MemorySegment x, MemorySegment h, MemorySegment c, boolean descending) {
+        StepPool pool = StepPool.get();
+        if (pool == null || !pool.canRead(x) || !pool.canRead(h) || !pool.canRead(c)
+                || !busy.compareAndSet(false, true)) {
+            return false;
+        }
+        try {
+            streamStep.x = x;
+            streamStep.h = h;
+            streamStep.c = c;
+            streamStep.descending = descending;
+            if (!pool.tryConcurrent(streamStep)) {
+                return false;
+            }
+            MemorySegment.copy(hBuf[0], 0, h, 0, (long) units * Float.BYTES);
+            completed++;
+            return true;
+        } finally {
+            streamStep.x = null;
+            streamStep.h = null;
+            streamStep.c = null;
+            busy.set(false);
+        }
+    }
+
+    /** The task of {@link #step}: one object, reused, so that a streaming step allocates nothing. */
+    private final StreamStep streamStep = new StreamStep();
+
+    private final class StreamStep implements StepPool.Halves {
+        MemorySegment x;
+        MemorySegment h;
+        MemorySegment c;
+        boolean descending;
+
+        @Override
+        public void run(int p) {
+            int n = count[p];
+            int cols = 4 * n;
+            MemorySegment g = gates[p];
+            if (bias[p] != null) {
+                MemorySegment.copy(bias[p], 0, g, 0, (long) cols * Float.BYTES);
+            } else {
+                for (int j = 0; j < cols; j++) {
+                    g.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, j, 0f);
+                }
+            }
+            kernels.gemvPacked(layer.inputFeatures, cols, packedW[p], 0, x, 0, g, 0, 0, cols, descending);
+            if (layer.bf16) {
+                kernels.gemvPackedBf16(units, cols, packedU[p], 0, h, 0, g, 0, 0, cols, descending);
+            } else {
+                kernels.gemvPacked(units, cols, packedU[p], 0, h, 0, g, 0, 0, cols, descending);
+            }
+            kernels.lstmCell(g, 0, c, from[p], hBuf[0], from[p], n, layer.rspec.activation(),
+                    layer.rspec.recurrentActivation());
         }
     }
 
