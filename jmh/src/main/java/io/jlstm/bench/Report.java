@@ -218,9 +218,10 @@ public final class Report {
         md.append(roofline(rows, trials));
         md.append("\nNotes: ONNX Runtime runs W1 as a sequence of length 1 from zero state (the exported graph ")
                 .append("has no state inputs): the same arithmetic per step, the state is not carried. ")
-                .append("jlstm's 2-thread rows set `jlstm.threads=2`: batch-1 products of large layers are split ")
-                .append("with a helper thread, and OpenBLAS gets two threads. Ratios come from one run on a shared machine: treat ")
-                .append("differences under ~5 % as noise.\n");
+                .append("jlstm's 2-thread rows set `jlstm.threads=2`: a batch-1 LSTM runs as two halves of its units, ")
+                .append("one per thread (each with all four gates of its half), batches as two halves of their rows, ")
+                .append("and OpenBLAS gets two threads. Ratios come from one run on a shared machine: treat ")
+                .append("differences under ~10 % as noise (ONNX Runtime's own times moved by 20 % and more between runs here).\n");
         return md.toString();
     }
 
