@@ -84,7 +84,7 @@ final class RecurrentExec extends LayerExec {
             this.inputBias = bias;
             this.recurrentBias = null;
         }
-        this.unitSplit = UnitSplit.worthIt(this)
+        this.unitSplit = UnitSplit.worthIt(this, kernels)
                 ? new UnitSplit(this, kernels, arena, kernel, recurrentKernel, bias, bf16) : null;
     }
 

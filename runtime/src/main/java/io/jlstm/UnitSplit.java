@@ -26,7 +26,9 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * not read a copy kept between calls (see {@link #staged}). One sequence at a time uses the
  * workspace; a second caller meanwhile, or a caller that finds the step helper busy, runs the
  * sequence on its own thread. Results are bit-identical to one thread's: each gate column gets
- * the same products in the same order whichever thread computes it.
+ * the same products in the same order whichever thread computes it, from the same decoded weights
+ * (with 16-bit weights only layers whose halves pair columns as the whole layer does are split,
+ * see {@link #worthIt}, and one-row projections use the 16-bit input kernel as the unsplit path).
  */
 final class UnitSplit {
 
@@ -43,6 +45,8 @@ final class UnitSplit {
     private final int[] count = new int[2];
     private final MemorySegment[] packedU = new MemorySegment[2];
     private final MemorySegment[] packedW = new MemorySegment[2];
+    /** With bf16 weights: part p's input kernel columns in 16 bits, for one-row projections (as the unsplit path). */
+    private final MemorySegment[] packedW16 = new MemorySegment[2];
     private final MemorySegment[] bias = new MemorySegment[2];
     private final MemorySegment[] gates = new MemorySegment[2];
     private final MemorySegment[] hBuf = new MemorySegment[2];
@@ -69,6 +73,7 @@ final class UnitSplit {
             int cols = 4 * count[p];
             packedU[p] = pack(arena, units, cols, gather(recurrentKernel, units, p), bf16);
             packedW[p] = pack(arena, layer.inputFeatures, cols, gather(kernel, layer.inputFeatures, p), false);
+            packedW16[p] = bf16 ? pack(arena, layer.inputFeatures, cols, gather(kernel, layer.inputFeatures, p), true) : null;
             this.bias[p] = bias == null ? null : gather(bias, 1, p, arena);
             gates[p] = arena.allocate((long) CHUNK * cols * Float.BYTES, 64);
             hBuf[p] = arena.allocate((long) units * Float.BYTES, 64);
@@ -76,9 +81,19 @@ final class UnitSplit {
         c = arena.allocate((long) units * Float.BYTES, 64);
     }
 
-    /** Whether {@code layer} is worth splitting by units at batch 1 with two threads configured. */
-    static boolean worthIt(RecurrentExec layer) {
-        return StepPool.THREADS > 1 && layer.lstm && layer.units >= MIN_UNITS;
+    /**
+     * Whether {@code layer} is worth splitting by units at batch 1 with two threads configured, and
+     * gives the same bits split as not. With 16-bit weights that needs each half of the units to be
+     * a whole number of the vector kernels' column pairs (2 vectors: {@code panelWidth / 4}
+     * columns): a paired column's value depends on its partner's bits (Kernels#packPanelsBf16), so
+     * each part's packing must pair the same columns as the whole layer's.
+     */
+    static boolean worthIt(RecurrentExec layer, Kernels kernels) {
+        if (StepPool.THREADS < 2 || !layer.lstm || layer.units < MIN_UNITS) {
+            return false;
+        }
+        int pair = Math.max(1, kernels.panelWidth() / 4);
+        return !layer.bf16 || (layer.units % 2 == 0 && (layer.units / 2) % pair == 0);
     }
 
     /** Fewest hidden units split across two threads. */
@@ -170,8 +185,14 @@ final class UnitSplit {
             failed = false;
             boolean zeroStart = init == null;
             MemorySegment input = x;
-            if (!pool.tryConcurrent(part -> part(part, input, steps, zeroStart, out, seq))) {
-                return false;
+            try {
+                if (!pool.tryConcurrent(part -> part(part, input, steps, zeroStart, out, seq))) {
+                    return false;
+                }
+            } catch (OtherHalfFailed e) {
+                // this thread only stopped waiting: the helper's failure (suppressed here) is the cause
+                Throwable[] theirs = e.getSuppressed();
+                throw new IllegalStateException("the step helper thread failed", theirs.length > 0 ? theirs[0] : null);
             }
             long bytes = (long) units * Float.BYTES;
             completed++;
@@ -216,6 +237,13 @@ final class UnitSplit {
         }
     }
 
+    /** Thrown by a part that stops waiting at the barrier because the other part failed. */
+    private static final class OtherHalfFailed extends RuntimeException {
+        OtherHalfFailed() {
+            super("the other half of a split LSTM sequence failed", null, true, false);
+        }
+    }
+
     /** The task of {@link #step}: one object, reused, so that a streaming step allocates nothing. */
     private final StreamStep streamStep = new StreamStep();
 
@@ -237,7 +265,11 @@ final class UnitSplit {
                     g.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, j, 0f);
                 }
             }
-            kernels.gemvPacked(layer.inputFeatures, cols, packedW[p], 0, x, 0, g, 0, 0, cols, descending);
+            if (layer.bf16) {
+                kernels.gemvPackedBf16(layer.inputFeatures, cols, packedW16[p], 0, x, 0, g, 0, 0, cols, descending);
+            } else {
+                kernels.gemvPacked(layer.inputFeatures, cols, packedW[p], 0, x, 0, g, 0, 0, cols, descending);
+            }
             if (layer.bf16) {
                 kernels.gemvPackedBf16(units, cols, packedU[p], 0, h, 0, g, 0, 0, cols, descending);
             } else {
@@ -279,7 +311,12 @@ final class UnitSplit {
                 } else {
                     g.asSlice(0, rows * rowBytes).fill((byte) 0);
                 }
-                kernels.gemmPacked(rows, in, cols, x, (long) tLow * in, in, packedW[p], 0, g, 0, cols, 0, cols, false);
+                if (layer.bf16 && steps == 1) {
+                    // one row, as the unsplit path projects it: a gemv over the 16-bit input kernel
+                    kernels.gemvPackedBf16(in, cols, packedW16[p], 0, x, 0, g, 0, 0, cols, false);
+                } else {
+                    kernels.gemmPacked(rows, in, cols, x, (long) tLow * in, in, packedW[p], 0, g, 0, cols, 0, cols, false);
+                }
                 for (int j = 0; j < rows; j++) {
                     int i = i0 + j;
                     int t = back ? steps - 1 - i : i;
@@ -299,7 +336,7 @@ final class UnitSplit {
                     int other = (1 - p) * PAD;
                     while (progress.get(other) <= i) {
                         if (failed) {
-                            throw new IllegalStateException("the other half of a split LSTM sequence failed");
+                            throw new OtherHalfFailed();
                         }
                         Thread.onSpinWait();
                     }

@@ -94,8 +94,34 @@ class TwoThreadStepTest {
                 for (float v : bf.predict(Models.random(new java.util.Random(13), 1f, 1, 30, 128)).output().toFloatArray()) {
                     sb.append(Float.floatToRawIntBits(v)).append('\n');
                 }
+                // a bf16 sequence of one step (its projection a 16-bit gemv) and bf16 streamed steps
+                for (float v : bf.predict(Models.random(new java.util.Random(17), 1f, 1, 1, 128)).output().toFloatArray()) {
+                    sb.append(Float.floatToRawIntBits(v)).append('\n');
+                }
+                try (StreamingSession bs = bf.newSession(1)) {
+                    float[] in = new float[128];
+                    float[] o = new float[256];
+                    java.util.Random r = new java.util.Random(18);
+                    for (int t = 0; t < 5; t++) {
+                        for (int f = 0; f < 128; f++) {
+                            in[f] = r.nextFloat() * 2 - 1;
+                        }
+                        bs.step(in, o);
+                    }
+                    for (float v : o) {
+                        sb.append(Float.floatToRawIntBits(v)).append('\n');
+                    }
+                }
                 // and a bf16 batch: the backend's sgemm over the float32 weights
                 for (float v : bf.predict(Models.random(new java.util.Random(14), 1f, 3, 30, 128)).output().toFloatArray()) {
+                    sb.append(Float.floatToRawIntBits(v)).append('\n');
+                }
+            }
+            // bf16 with halves that do not pair columns as the whole layer (48 units each at 512 bits):
+            // never split there, the same bits either way
+            try (Sequential odd = Models.build(8, 32, io.jlstm.backend.Backends.java(), WeightPrecision.BF16,
+                    io.jlstm.layers.LstmSpec.of(96))) {
+                for (float v : odd.predict(Models.random(new java.util.Random(19), 1f, 1, 40, 32)).output().toFloatArray()) {
                     sb.append(Float.floatToRawIntBits(v)).append('\n');
                 }
             }
@@ -132,10 +158,11 @@ class TwoThreadStepTest {
                         + "input and a confined input staged");
         String one = values(oneAll);
         String two = values(twoAll);
-        assertEquals((4 + 5 + 12) * 160 + 3 * 12 * 160 + 3 * 131 + 70 * 96 + 4 * 256, one.lines().count(),
+        assertEquals((4 + 5 + 12) * 160 + 3 * 12 * 160 + 3 * 131 + 70 * 96 + 6 * 256 + 96, one.lines().count(),
                 "predict, one confined step twice, a batch of 5, a batch of 12, the backwards batch and its two "
                         + "states, the batch-1 backwards output and its two states, the stacked sequence, "
-                        + "the bf16 outputs of 1 and 3 rows, the streamed output");
+                        + "the bf16 outputs of 1 row, 1 step, 5 streamed steps and 3 rows, the bf16 LSTM(96), "
+                        + "the streamed output");
         assertEquals(one, two);
     }
 
