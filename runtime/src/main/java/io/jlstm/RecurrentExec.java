@@ -91,18 +91,28 @@ final class RecurrentExec extends LayerExec {
     /** Packs columns [off, off + cols) of a row-major matrix with {@code width} columns, as this layer streams it. */
     private MemorySegment pack(Kernels kernels, java.lang.foreign.Arena arena, int rows, int cols, MemorySegment m,
                                long off) {
-        if (bf16) {
-            MemorySegment p = arena.allocate(Math.max(2, kernels.packedSizeBf16Bytes(rows, cols)), 64);
-            kernels.packPanelsBf16(rows, cols, m, off, width, p, 0);
-            return p;
-        }
-        return packFloat32(kernels, arena, rows, cols, m, off);
+        return packed(kernels, arena, rows, cols, m, off, width, bf16);
     }
 
     private MemorySegment packFloat32(Kernels kernels, java.lang.foreign.Arena arena, int rows, int cols, MemorySegment m,
                                       long off) {
+        return packed(kernels, arena, rows, cols, m, off, width, false);
+    }
+
+    /**
+     * Columns [off, off + cols) of the row-major matrix {@code m} (rows {@code ldm} floats apart)
+     * packed into {@code arena} for {@link Kernels#gemvPacked} and {@link Kernels#gemmPacked}, or with
+     * {@code sixteenBits} for {@link Kernels#gemvPackedBf16}.
+     */
+    static MemorySegment packed(Kernels kernels, java.lang.foreign.Arena arena, int rows, int cols, MemorySegment m,
+                                long off, int ldm, boolean sixteenBits) {
+        if (sixteenBits) {
+            MemorySegment p = arena.allocate(Math.max(2, kernels.packedSizeBf16Bytes(rows, cols)), 64);
+            kernels.packPanelsBf16(rows, cols, m, off, ldm, p, 0);
+            return p;
+        }
         MemorySegment p = arena.allocate(Math.max(1, kernels.packedSize(rows, cols)) * Float.BYTES, 64);
-        kernels.packPanels(rows, cols, m, off, width, p, 0);
+        kernels.packPanels(rows, cols, m, off, ldm, p, 0);
         return p;
     }
 

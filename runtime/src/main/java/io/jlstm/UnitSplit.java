@@ -69,14 +69,20 @@ final class UnitSplit {
         count[0] = units / 2;
         from[1] = units / 2;
         count[1] = units - units / 2;
-        for (int p = 0; p < 2; p++) {
-            int cols = 4 * count[p];
-            packedU[p] = pack(arena, units, cols, gather(recurrentKernel, units, p), bf16);
-            packedW[p] = pack(arena, layer.inputFeatures, cols, gather(kernel, layer.inputFeatures, p), false);
-            packedW16[p] = bf16 ? pack(arena, layer.inputFeatures, cols, gather(kernel, layer.inputFeatures, p), true) : null;
-            this.bias[p] = bias == null ? null : gather(bias, 1, p, arena);
-            gates[p] = arena.allocate((long) CHUNK * cols * Float.BYTES, 64);
-            hBuf[p] = arena.allocate((long) units * Float.BYTES, 64);
+        int in = layer.inputFeatures;
+        // the gathered columns are temporary: packed, then freed with this arena
+        try (Arena temp = Arena.ofConfined()) {
+            for (int p = 0; p < 2; p++) {
+                int cols = 4 * count[p];
+                MemorySegment u = gather(recurrentKernel, units, p, temp);
+                MemorySegment w = gather(kernel, in, p, temp);
+                packedU[p] = RecurrentExec.packed(kernels, arena, units, cols, u, 0, cols, bf16);
+                packedW[p] = RecurrentExec.packed(kernels, arena, in, cols, w, 0, cols, false);
+                packedW16[p] = bf16 ? RecurrentExec.packed(kernels, arena, in, cols, w, 0, cols, true) : null;
+                this.bias[p] = bias == null ? null : gather(bias, 1, p, arena);
+                gates[p] = arena.allocate((long) CHUNK * cols * Float.BYTES, 64);
+                hBuf[p] = arena.allocate((long) units * Float.BYTES, 64);
+            }
         }
         c = arena.allocate((long) units * Float.BYTES, 64);
     }
@@ -99,11 +105,7 @@ final class UnitSplit {
     /** Fewest hidden units split across two threads. */
     static final int MIN_UNITS = 64;
 
-    /** Part p's gate columns of a row-major [rows, 4H] matrix, as a [rows, 4·count[p]] float32 matrix (temporary). */
-    private MemorySegment gather(MemorySegment m, int rows, int p) {
-        return gather(m, rows, p, Arena.ofAuto());
-    }
-
+    /** Part p's gate columns of a row-major [rows, 4H] matrix, as a [rows, 4·count[p]] float32 matrix in {@code arena}. */
     private MemorySegment gather(MemorySegment m, int rows, int p, Arena arena) {
         int n = count[p];
         long width = 4L * units;
@@ -115,17 +117,6 @@ final class UnitSplit {
             }
         }
         return out;
-    }
-
-    private MemorySegment pack(Arena arena, int rows, int cols, MemorySegment m, boolean bf16) {
-        if (bf16) {
-            MemorySegment p = arena.allocate(Math.max(2, kernels.packedSizeBf16Bytes(rows, cols)), 64);
-            kernels.packPanelsBf16(rows, cols, m, 0, cols, p, 0);
-            return p;
-        }
-        MemorySegment p = arena.allocate(Math.max(1, kernels.packedSize(rows, cols)) * Float.BYTES, 64);
-        kernels.packPanels(rows, cols, m, 0, cols, p, 0);
-        return p;
     }
 
     /**
