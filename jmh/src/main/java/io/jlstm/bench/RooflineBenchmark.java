@@ -45,9 +45,10 @@ import jdk.incubator.vector.VectorSpecies;
  *       can stream its weights faster than they can be read in that order: the weight-streaming
  *       ceiling of W1, W2, W2x2 and W4.</li>
  * </ul>
- * {@code jmh/run-comparison} turns the times into GFLOP/s and GB/s in its report.
+ * {@code jmh/run-comparison} turns the times into GFLOP/s and GB/s in its report, from the median
+ * time per op (sample time, as {@link WorkloadBenchmark} measures the workloads).
  */
-@BenchmarkMode(Mode.AverageTime)
+@BenchmarkMode(Mode.SampleTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)

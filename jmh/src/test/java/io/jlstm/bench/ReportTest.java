@@ -4,10 +4,39 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
-/** The cache size the roofline text names comes from sysfs strings like "1024K". */
+/** How the report reads JMH's results, and the sysfs strings like "1024K" its roofline text names. */
 class ReportTest {
+
+    @Test
+    void sampleTimeIsJudgedOnTheMedianAndKeepsTheMean(@TempDir Path dir) throws IOException {
+        Path json = dir.resolve("results.json");
+        Files.writeString(json, """
+                [ { "benchmark": "io.jlstm.bench.WorkloadBenchmark.run", "mode": "sample",
+                    "params": { "engine": "jlstm-java", "threads": "1", "workload": "W2" },
+                    "primaryMetric": { "score": 5.9, "scoreError": 0.1, "scoreUnit": "ms/op",
+                                       "scorePercentiles": { "0.0": 5.1, "50.0": 5.5, "100.0": 11.2 } } },
+                  { "benchmark": "io.jlstm.bench.WorkloadBenchmark.run", "mode": "sample",
+                    "params": { "engine": "onnxruntime", "threads": "1", "workload": "W2" },
+                    "primaryMetric": { "score": 6910, "scoreError": 90, "scoreUnit": "us/op",
+                                       "scorePercentiles": { "0.0": 5660, "50.0": 6875, "100.0": 15745 } } },
+                  { "benchmark": "io.jlstm.bench.RooflineBenchmark.sgemm2048", "mode": "avgt", "params": {},
+                    "primaryMetric": { "score": 190, "scoreError": 3, "scoreUnit": "ms/op" } } ]
+                """);
+        List<Report.Trial> trials = Report.read(json);
+        assertEquals(5500, trials.get(0).micros(), 1e-9);
+        assertEquals(5900, trials.get(0).meanMicros(), 1e-9);
+        assertEquals(190_000, trials.get(2).micros(), 1e-9, "average time has no median: its score");
+        Report.Row w2 = Report.rows(trials).stream().filter(r -> r.workload() == Workloads.Workload.W2).findFirst().orElseThrow();
+        assertEquals(5500.0 / 6875, w2.ratio(), 1e-12);
+        assertEquals(5900.0 / 6910, w2.meanRatio(), 1e-12);
+    }
 
     @Test
     void readsSysfsCacheSizes() {
