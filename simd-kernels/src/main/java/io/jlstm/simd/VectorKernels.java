@@ -415,20 +415,8 @@ abstract sealed class VectorKernels implements Kernels
             float x1 = alpha * x.getAtIndex(F, xOff + i + 1);
             float x2 = alpha * x.getAtIndex(F, xOff + i + 2);
             float x3 = alpha * x.getAtIndex(F, xOff + i + 3);
-            FloatVector v0 = FloatVector.broadcast(s, x0);
-            FloatVector v1 = FloatVector.broadcast(s, x1);
-            FloatVector v2 = FloatVector.broadcast(s, x2);
-            FloatVector v3 = FloatVector.broadcast(s, x3);
-            int j = 0;
-            for (; j < bound; j += s.length()) {
-                FloatVector acc = FloatVector.fromMemorySegment(s, y, (yOff + j) * Float.BYTES, ORDER);
-                acc = FloatVector.fromMemorySegment(s, a, (r0 + j) * Float.BYTES, ORDER).fma(v0, acc);
-                acc = FloatVector.fromMemorySegment(s, a, (r1 + j) * Float.BYTES, ORDER).fma(v1, acc);
-                acc = FloatVector.fromMemorySegment(s, a, (r2 + j) * Float.BYTES, ORDER).fma(v2, acc);
-                acc = FloatVector.fromMemorySegment(s, a, (r3 + j) * Float.BYTES, ORDER).fma(v3, acc);
-                acc.intoMemorySegment(y, (yOff + j) * Float.BYTES, ORDER);
-            }
-            for (; j < n; j++) {
+            axpy4(bound, x0, x1, x2, x3, a, r0, r1, r2, r3, y, yOff);
+            for (int j = bound; j < n; j++) {
                 float acc = y.getAtIndex(F, yOff + j);
                 acc = Math.fma(x0, a.getAtIndex(F, r0 + j), acc);
                 acc = Math.fma(x1, a.getAtIndex(F, r1 + j), acc);
@@ -439,6 +427,26 @@ abstract sealed class VectorKernels implements Kernels
         }
         for (; i < m; i++) {
             axpyBody(n, alpha * x.getAtIndex(F, xOff + i), a, aOff + (long) i * lda, y, yOff);
+        }
+    }
+
+    /**
+     * y[0:bound) += x0·A[r0..] + x1·A[r1..] + x2·A[r2..] + x3·A[r3..], in that order. The
+     * broadcasts are written inside the loop (C2 hoists them): held in locals across it, as they
+     * were, C2 allocated a vector box on some passes, depending on the shapes it had seen (12 KiB
+     * per 512 x 2048 call, 384 B per 64 x 64 one; a batch-1 Dense step runs this). Now 0 B on
+     * every shape tried.
+     */
+    private void axpy4(int bound, float x0, float x1, float x2, float x3, MemorySegment a, long r0, long r1, long r2,
+                       long r3, MemorySegment y, long yOff) {
+        VectorSpecies<Float> s = species();
+        for (int j = 0; j < bound; j += s.length()) {
+            FloatVector acc = FloatVector.fromMemorySegment(s, y, (yOff + j) * Float.BYTES, ORDER);
+            acc = FloatVector.fromMemorySegment(s, a, (r0 + j) * Float.BYTES, ORDER).fma(FloatVector.broadcast(s, x0), acc);
+            acc = FloatVector.fromMemorySegment(s, a, (r1 + j) * Float.BYTES, ORDER).fma(FloatVector.broadcast(s, x1), acc);
+            acc = FloatVector.fromMemorySegment(s, a, (r2 + j) * Float.BYTES, ORDER).fma(FloatVector.broadcast(s, x2), acc);
+            acc = FloatVector.fromMemorySegment(s, a, (r3 + j) * Float.BYTES, ORDER).fma(FloatVector.broadcast(s, x3), acc);
+            acc.intoMemorySegment(y, (yOff + j) * Float.BYTES, ORDER);
         }
     }
 
