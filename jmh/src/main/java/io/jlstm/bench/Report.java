@@ -88,16 +88,17 @@ public final class Report {
 
     public static void main(String[] args) throws IOException {
         System.setProperty("java.awt.headless", "true");
-        if (args.length != 2) {
-            System.err.println("usage: Report RESULTS.json OUT_DIR");
+        if (args.length != 2 && args.length != 3) {
+            System.err.println("usage: Report RESULTS.json OUT_DIR [ALLOCATION.json]");
             System.exit(2);
         }
         List<Trial> trials = read(Path.of(args[0]));
+        List<Trial> allocation = args.length == 3 ? read(Path.of(args[2])) : List.of();
         Path out = Path.of(args[1]);
         Files.createDirectories(out);
         String machine = machine();
         String date = LocalDate.now().toString();
-        List<Row> rows = rows(trials);
+        List<Row> rows = rows(trials, allocation);
         Files.writeString(out.resolve("results.md"), markdown(rows, trials, machine, date, jdk(args[0])));
         ImageIO.write(chart(rows, "jlstm vs ONNX Runtime, time per call (ONNX Runtime = 1.0) — " + machine + ", " + date),
                 "png", out.resolve("results.png").toFile());
@@ -117,11 +118,13 @@ public final class Report {
             double scale = toMicros(pm.path("scoreUnit").asText());
             double err = pm.path("scoreError").asDouble(Double.NaN);
             JsonNode gc = n.path("secondaryMetrics").path("gc.alloc.rate.norm");
-            Double bytes = gc.isMissingNode() ? null : gc.path("score").asDouble();
+            boolean sampled = n.path("mode").asText().equals("sample");
+            // not from sample time: JMH's own sampling allocates (W1: 3.6 B/op there, 0.14 in average time)
+            Double bytes = gc.isMissingNode() || sampled ? null : gc.path("score").asDouble();
             double mean = pm.path("score").asDouble() * scale;
             // sample time: the median per call, as issue 3 quotes ONNX Runtime's figures
             JsonNode median = pm.path("scorePercentiles").path("50.0");
-            double micros = n.path("mode").asText().equals("sample") && !median.isMissingNode()
+            double micros = sampled && !median.isMissingNode()
                     ? median.asDouble() * scale : mean;
             trials.add(new Trial(bench.substring(bench.lastIndexOf('.', bench.lastIndexOf('.') - 1) + 1), params,
                     micros, mean, err * scale, bytes));
@@ -140,6 +143,14 @@ public final class Report {
     }
 
     static List<Row> rows(List<Trial> trials) {
+        return rows(trials, List.of());
+    }
+
+    /**
+     * The table's rows: times from {@code trials}, bytes per op from those of them that measured
+     * it and from {@code allocation} (an average-time run of the same benchmark with -prof gc).
+     */
+    static List<Row> rows(List<Trial> trials, List<Trial> allocation) {
         Map<String, Row> rows = new LinkedHashMap<>();
         for (Workload w : Workload.values()) {
             for (int t = 1; t <= 2; t++) {
@@ -157,6 +168,12 @@ public final class Report {
                 if (tr.bytesPerOp() != null) {
                     r.bytesPerOp().put(tr.param("engine"), tr.bytesPerOp());
                 }
+            }
+        }
+        for (Trial tr : allocation) {
+            Row r = rows.get(tr.param("workload") + "/" + tr.param("threads"));
+            if (tr.benchmark().equals("WorkloadBenchmark.run") && r != null && tr.bytesPerOp() != null) {
+                r.bytesPerOp().put(tr.param("engine"), tr.bytesPerOp());
             }
         }
         return rows.values().stream().filter(r -> !r.micros().isEmpty()).toList();
@@ -242,7 +259,7 @@ public final class Report {
             }
         }
         if (!alloc.isEmpty()) {
-            md.append("\nW1 allocation (`-prof gc`, target 0 B/op): ").append(String.join("; ", alloc)).append(".\n");
+            md.append("\nW1 allocation (`-prof gc` in a short average-time run, as JMH's sample time allocates itself; target 0 B/op): ").append(String.join("; ", alloc)).append(".\n");
         }
 
         md.append(roofline(rows, trials));

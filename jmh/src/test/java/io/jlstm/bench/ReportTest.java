@@ -39,6 +39,29 @@ class ReportTest {
     }
 
     @Test
+    void bytesPerOpComeFromTheAverageTimeRunNotFromSampleTime(@TempDir Path dir) throws IOException {
+        String gc = """
+                "secondaryMetrics": { "gc.alloc.rate.norm": { "score": %s, "scoreUnit": "B/op" } }""";
+        Path sampled = dir.resolve("results.json");
+        Files.writeString(sampled, """
+                [ { "benchmark": "io.jlstm.bench.WorkloadBenchmark.run", "mode": "sample",
+                    "params": { "engine": "jlstm-java", "threads": "1", "workload": "W1" },
+                    "primaryMetric": { "score": 16.0, "scoreError": 0.1, "scoreUnit": "us/op",
+                                       "scorePercentiles": { "50.0": 15.4 } }, %s } ]
+                """.formatted(gc.formatted("3.6")));
+        Path averaged = dir.resolve("allocation.json");
+        Files.writeString(averaged, """
+                [ { "benchmark": "io.jlstm.bench.WorkloadBenchmark.run", "mode": "avgt",
+                    "params": { "engine": "jlstm-java", "threads": "1", "workload": "W1" },
+                    "primaryMetric": { "score": 16.8, "scoreError": 0.3, "scoreUnit": "us/op" }, %s } ]
+                """.formatted(gc.formatted("0.14")));
+        assertEquals(null, Report.read(sampled).get(0).bytesPerOp(), "JMH's sampling allocates: not the engine's");
+        Report.Row w1 = Report.rows(Report.read(sampled), Report.read(averaged)).get(0);
+        assertEquals(15.4, w1.micros().get(Report.JAVA), 1e-12, "the time stays the sample-time median");
+        assertEquals(0.14, w1.bytesPerOp().get(Report.JAVA), 1e-12);
+    }
+
+    @Test
     void readsSysfsCacheSizes() {
         assertEquals(1024L * 1024, Report.cacheSize("1024K\n"));
         assertEquals(2L * 1024 * 1024, Report.cacheSize("2M"));
