@@ -88,8 +88,13 @@ public final class Report {
 
     public static void main(String[] args) throws IOException {
         System.setProperty("java.awt.headless", "true");
+        if (args.length >= 2 && args[0].equals("--merge")) {
+            merge(Path.of(args[1]), java.util.Arrays.stream(args, 2, args.length).map(Path::of).toList());
+            return;
+        }
         if (args.length != 2 && args.length != 3) {
-            System.err.println("usage: Report RESULTS.json OUT_DIR [ALLOCATION.json]");
+            System.err.println("usage: Report RESULTS.json OUT_DIR [ALLOCATION.json]\n"
+                    + "       Report --merge OUT.json PART.json...");
             System.exit(2);
         }
         List<Trial> trials = read(Path.of(args[0]));
@@ -106,6 +111,36 @@ public final class Report {
     }
 
     // ------------------------------------------------------------------ reading
+
+    /**
+     * Writes the results of several JMH runs (each a JSON array) as one array to {@code out},
+     * through a temporary file renamed into place. A part that is not a JSON array is an error
+     * naming it; an empty or missing part (a run that failed) contributes nothing.
+     */
+    static void merge(Path out, List<Path> parts) throws IOException {
+        ObjectMapper json = new ObjectMapper();
+        com.fasterxml.jackson.databind.node.ArrayNode all = json.createArrayNode();
+        for (Path part : parts) {
+            if (!Files.exists(part) || Files.size(part) == 0) {
+                System.err.println("merge: no results in " + part + " (its run failed?)");
+                continue;
+            }
+            JsonNode node = json.readTree(part.toFile());
+            if (node == null || !node.isArray()) {
+                throw new IOException("merge: " + part + " is not a JMH JSON result array (found "
+                        + (node == null ? "nothing" : node.getNodeType()) + ")");
+            }
+            node.forEach(all::add);
+        }
+        Path tmp = Files.createTempFile(out.toAbsolutePath().getParent(), out.getFileName().toString(), ".tmp");
+        try {
+            json.writerWithDefaultPrettyPrinter().writeValue(tmp.toFile(), all);
+            Files.move(tmp, out, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
 
     static List<Trial> read(Path json) throws IOException {
         JsonNode root = new ObjectMapper().readTree(json.toFile());

@@ -62,6 +62,28 @@ class ReportTest {
     }
 
     @Test
+    void mergesTheRunsOfEachWorkloadIntoOneArray(@TempDir Path dir) throws IOException {
+        Path a = dir.resolve("W2-1.json");
+        Path b = dir.resolve("W2-2.json");
+        Files.writeString(a, "[ { \"benchmark\": \"x.A.run\" }, { \"benchmark\": \"x.B.run\" } ]");
+        Files.writeString(b, "[ { \"benchmark\": \"x.C.run\" } ]");
+        Path out = dir.resolve("results.json");
+        Report.merge(out, List.of(a, dir.resolve("failed-run.json"), b));
+        String merged = Files.readString(out);
+        assertTrue(merged.indexOf("x.A.run") < merged.indexOf("x.B.run") && merged.indexOf("x.B.run") < merged.indexOf("x.C.run"),
+                merged);
+        try (var files = Files.list(dir)) {
+            assertEquals(3, files.count(), "no temporary file left behind");
+        }
+
+        Path bad = dir.resolve("bad.json");
+        Files.writeString(bad, "{ \"benchmark\": \"x.D.run\" }");
+        IOException e = assertThrows(IOException.class, () -> Report.merge(out, List.of(a, bad)));
+        assertTrue(e.getMessage().contains("bad.json") && e.getMessage().contains("OBJECT"), e.getMessage());
+        assertEquals(merged, Files.readString(out), "a failed merge leaves the old results in place");
+    }
+
+    @Test
     void readsSysfsCacheSizes() {
         assertEquals(1024L * 1024, Report.cacheSize("1024K\n"));
         assertEquals(2L * 1024 * 1024, Report.cacheSize("2M"));
