@@ -69,11 +69,15 @@ public final class Report {
             return bestJlstm().isPresent() && ort() != null ? bestJlstm().get().getValue() / ort() : null;
         }
 
-        /** The same ratio from the means, which the neighbours' bursts on a shared machine pull up. */
+        /**
+         * The same ratio from the means (of the engine that is best by median), which the
+         * neighbours' bursts on a shared machine pull up.
+         */
         Double meanRatio() {
-            Optional<Map.Entry<String, Double>> b = best(meanMicros);
+            Optional<Map.Entry<String, Double>> b = bestJlstm();
+            Double mean = b.isPresent() ? meanMicros.get(b.get().getKey()) : null;
             Double o = meanMicros.get(ORT);
-            return b.isPresent() && o != null ? b.get().getValue() / o : null;
+            return mean != null && o != null ? mean / o : null;
         }
 
         private static Optional<Map.Entry<String, Double>> best(Map<String, Double> times) {
@@ -98,7 +102,15 @@ public final class Report {
             System.exit(2);
         }
         List<Trial> trials = read(Path.of(args[0]));
-        List<Trial> allocation = args.length == 3 ? read(Path.of(args[2])) : List.of();
+        List<Trial> allocation = List.of();
+        if (args.length == 3) {
+            Path a = Path.of(args[2]);
+            if (Files.exists(a) && Files.size(a) > 0) {
+                allocation = read(a);
+            } else {
+                System.err.println("Report: no allocation results in " + a + " (its run failed?): no bytes per op");
+            }
+        }
         Path out = Path.of(args[1]);
         Files.createDirectories(out);
         String machine = machine();
@@ -132,7 +144,7 @@ public final class Report {
             }
             node.forEach(all::add);
         }
-        Path tmp = Files.createTempFile(out.toAbsolutePath().getParent(), out.getFileName().toString(), ".tmp");
+        Path tmp = out.resolveSibling(out.getFileName() + ".tmp");
         try {
             json.writerWithDefaultPrettyPrinter().writeValue(tmp.toFile(), all);
             Files.move(tmp, out, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
@@ -336,7 +348,7 @@ public final class Report {
                 && readSmall.isEmpty()) {
             return "";
         }
-        StringBuilder md = new StringBuilder("\nRoofline, measured in the same run:\n\n");
+        StringBuilder md = new StringBuilder("\nRoofline, measured in the same run (its own JMH invocation, just before the workloads):\n\n");
         sgemmGflops.forEach((t, g) -> md.append(String.format(Locale.ROOT,
                 "- OpenBLAS sgemm 2048³, %d thread%s: %.1f GFLOP/s%n", t, t == 1 ? "" : "s", g)));
         if (javaGemvGbs != null) {
