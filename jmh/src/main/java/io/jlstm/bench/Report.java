@@ -53,9 +53,13 @@ public final class Report {
         }
     }
 
-    /** One row of the table: a workload at a thread count, median and mean time per engine in µs. */
+    /**
+     * One row of the table: a workload at a thread count, median and mean time per engine in µs
+     * (of the engine's trial with the lowest median, when it ran several), and how many trials
+     * each engine ran.
+     */
     record Row(Workload workload, int threads, Map<String, Double> micros, Map<String, Double> meanMicros,
-               Map<String, Double> bytesPerOp) {
+               Map<String, Double> bytesPerOp, Map<String, Integer> trials) {
         Optional<Map.Entry<String, Double>> bestJlstm() {
             return best(micros);
         }
@@ -201,7 +205,8 @@ public final class Report {
         Map<String, Row> rows = new LinkedHashMap<>();
         for (Workload w : Workload.values()) {
             for (int t = 1; t <= 2; t++) {
-                rows.put(w.name() + "/" + t, new Row(w, t, new LinkedHashMap<>(), new LinkedHashMap<>(), new LinkedHashMap<>()));
+                rows.put(w.name() + "/" + t, new Row(w, t, new LinkedHashMap<>(), new LinkedHashMap<>(), new LinkedHashMap<>(),
+                        new LinkedHashMap<>()));
             }
         }
         for (Trial tr : trials) {
@@ -210,10 +215,16 @@ public final class Report {
             }
             Row r = rows.get(tr.param("workload") + "/" + tr.param("threads"));
             if (r != null) {
-                r.micros().put(tr.param("engine"), tr.micros());
-                r.meanMicros().put(tr.param("engine"), tr.meanMicros());
+                String e = tr.param("engine");
+                r.trials().merge(e, 1, Integer::sum);
+                // several rounds: the engine's trial with the lowest median (its mean with it)
+                Double seen = r.micros().get(e);
+                if (seen == null || tr.micros() < seen) {
+                    r.micros().put(e, tr.micros());
+                    r.meanMicros().put(e, tr.meanMicros());
+                }
                 if (tr.bytesPerOp() != null) {
-                    r.bytesPerOp().put(tr.param("engine"), tr.bytesPerOp());
+                    r.bytesPerOp().put(e, tr.bytesPerOp());
                 }
             }
         }
@@ -238,12 +249,26 @@ public final class Report {
 
     // ------------------------------------------------------------------ markdown
 
+    /** How many trials each engine ran per row, and which of them the table shows. */
+    static String roundsText(List<Row> rows) {
+        int most = rows.stream().flatMap(r -> r.trials().values().stream()).max(Integer::compare).orElse(1);
+        if (most < 2) {
+            return "Each engine ran one trial (one fork) per row. ";
+        }
+        return "Each engine ran " + most + " trials (forks) per row, in " + most + " rounds of all workloads, the engines "
+                + "of a row back to back in each: the table shows each engine's trial with the lower median, for every "
+                + "engine alike (a neighbour's burst or a JIT compilation that has not settled slows one trial, not "
+                + "an engine). ";
+    }
+
     static String markdown(List<Row> rows, List<Trial> trials, String machine, String date, String jdk) {
+        Ceilings ceilings = ceilings(trials);
         StringBuilder md = new StringBuilder();
         md.append("## jlstm vs ONNX Runtime (").append(date).append(")\n\n");
         md.append("Machine: ").append(machine).append("; ").append(jdk)
                 .append("; ONNX Runtime 1.22.0 (Java, CPU). Time per call: the median of ")
-                .append("JMH's sample time (one fork), as the issue quotes ONNX Runtime's figures; the targets are judged on it. ")
+                .append("JMH's sample time, as the issue quotes ONNX Runtime's figures; the targets are judged on it. ")
+                .append(roundsText(rows))
                 .append("The ratio of the means is shown beside it: other tenants of this shared machine slow some calls ")
                 .append("by half or more, which pulls the means up. ")
                 .append("W1 is one streaming step; the others one predict of the whole input.\n\n");
@@ -261,7 +286,8 @@ public final class Report {
             Double meanRatio = r.meanRatio();
             md.append(" | ").append(meanRatio == null ? "—" : String.format(Locale.ROOT, "%.2f×", meanRatio));
             md.append(" | ≤ ").append(String.format(Locale.ROOT, "%.2f×", target));
-            md.append(" | ").append(ratio == null ? "—" : ratio <= target ? "yes" : "no").append(" |\n");
+            md.append(" | ").append(ratio == null ? "—" : verdict(ratio, target,
+                    floorRatio(r, r.bestJlstm().get().getKey(), ceilings), Report::ratio)).append(" |\n");
         }
 
         md.append("\nbf16 weights (opt-in, `-Djlstm.weights=bf16`) against ONNX Runtime's fp32 time, target ≤ 0.50× for W1 and W2:\n\n");
@@ -276,7 +302,7 @@ public final class Report {
             md.append("| ").append(r.workload()).append(" | ").append(r.threads()).append(" | ").append(time(b))
                     .append(" | ").append(time(r.ort())).append(" | ").append(String.format(Locale.ROOT, "%.2f×", q))
                     .append(" | ").append(String.format(Locale.ROOT, "%.2f×", qMean))
-                    .append(" | ").append(q <= 0.5 ? "yes" : "no").append(" |\n");
+                    .append(" | ").append(verdict(q, 0.5, floorRatio(r, BF16, ceilings), Report::ratio)).append(" |\n");
         }
 
         md.append("\nTwo threads never slower than one (best jlstm engine at each count):\n\n");
@@ -319,102 +345,193 @@ public final class Report {
         return md.toString();
     }
 
-    /** The ceilings of this machine, measured in the same run, and how close W1, W2 and W3 come. */
-    static String roofline(List<Row> rows, List<Trial> trials) {
-        Map<Integer, Double> sgemmGflops = new TreeMap<>();
-        Map<Integer, Double> blasGemvGbs = new TreeMap<>();
-        Double javaGemvGbs = null;
-        Map<Integer, Double> readLarge = new TreeMap<>(); // GB/s reading 4 MiB (forward and backward in turn), per thread count
-        Map<Integer, Double> readSmall = new TreeMap<>(); // GB/s reading 256 KiB (L2)
+    /**
+     * This machine's limits from the roofline trials of the same run: GFLOP/s of sgemm and GB/s of
+     * the reads and gemvs, per thread count (the read rates keyed by the bytes read). With several
+     * trials of one benchmark, the fastest.
+     */
+    record Ceilings(Map<Integer, Double> sgemmGflops, Map<Integer, Double> blasGemvGbs, Double javaGemvGbs,
+                    Map<Long, Map<Integer, Double>> readGbs) {
+
+        boolean isEmpty() {
+            return sgemmGflops.isEmpty() && blasGemvGbs.isEmpty() && javaGemvGbs == null && readGbs.isEmpty();
+        }
+
+        /**
+         * GB/s reading a matrix of {@code bytes} forward and backward in turn at {@code threads}:
+         * the measured read over the smallest measured size that holds it (the larger the matrix,
+         * the less of it stays in L2 between reads, so that rate is the highest that applies); null
+         * when no measured size holds it.
+         */
+        Double readFor(double bytes, int threads) {
+            for (var e : readGbs.entrySet()) {
+                if (e.getKey() >= bytes - 0.5 && e.getValue().containsKey(threads)) {
+                    return e.getValue().get(threads);
+                }
+            }
+            return null;
+        }
+
+        /** The size of the read that {@link #readFor} takes for {@code bytes}, as a label. */
+        String readLabel(double bytes) {
+            for (long size : readGbs.keySet()) {
+                if (size >= bytes - 0.5) {
+                    return size >= 1 << 20 ? (size >> 20) + " MiB" : (size >> 10) + " KiB";
+                }
+            }
+            return "?";
+        }
+    }
+
+    static Ceilings ceilings(List<Trial> trials) {
+        Map<Integer, Double> sgemm = new TreeMap<>();
+        Map<Integer, Double> blasGemv = new TreeMap<>();
+        Map<Integer, Double> javaGemv = new TreeMap<>();
+        Map<Long, Map<Integer, Double>> read = new TreeMap<>();
         double gemvBytes = (double) RooflineBenchmark.GEMV_ROWS * RooflineBenchmark.GEMV_COLS * Float.BYTES;
         double n = RooflineBenchmark.GEMM_N;
         for (Trial t : trials) {
-            switch (t.benchmark()) {
-                case "RooflineBenchmark.sgemm2048" ->
-                        sgemmGflops.put(Integer.parseInt(t.param("threads")), 2 * n * n * n / (t.micros() * 1e3));
-                case "RooflineBenchmark.openblasGemv4MB" ->
-                        blasGemvGbs.put(Integer.parseInt(t.param("threads")), gemvBytes / (t.micros() * 1e3));
-                case "RooflineBenchmark.javaGemv4MB" -> javaGemvGbs = gemvBytes / (t.micros() * 1e3);
-                // a 2-thread op reads half the bytes on each of two threads at once: bytes / time either way
-                case "RooflineBenchmark.read4MB_1t" -> readLarge.put(1, RooflineBenchmark.READ_LARGE / (t.micros() * 1e3));
-                case "RooflineBenchmark.read4MB_2t" -> readLarge.put(2, RooflineBenchmark.READ_LARGE / (t.micros() * 1e3));
-                case "RooflineBenchmark.read256KB_1t" -> readSmall.put(1, RooflineBenchmark.READ_SMALL / (t.micros() * 1e3));
-                case "RooflineBenchmark.read256KB_2t" -> readSmall.put(2, RooflineBenchmark.READ_SMALL / (t.micros() * 1e3));
+            String name = t.benchmark();
+            if (!name.startsWith("RooflineBenchmark.")) {
+                continue;
+            }
+            name = name.substring("RooflineBenchmark.".length());
+            double ms = t.micros() * 1e3; // ns: bytes / ns = GB/s
+            switch (name) {
+                case "sgemm2048" -> sgemm.merge(Integer.parseInt(t.param("threads")), 2 * n * n * n / ms, Math::max);
+                case "openblasGemv4MB" -> blasGemv.merge(Integer.parseInt(t.param("threads")), gemvBytes / ms, Math::max);
+                case "javaGemv4MB" -> javaGemv.merge(1, gemvBytes / ms, Math::max);
                 default -> {
+                    // readNNMB_Tt / readNNKB_Tt: a 2-thread op reads half the bytes on each of two threads at once
+                    var m = java.util.regex.Pattern.compile("read(\\d+)(MB|KB)_(\\d)t").matcher(name);
+                    if (m.matches()) {
+                        long bytes = Long.parseLong(m.group(1)) << (m.group(2).equals("MB") ? 20 : 10);
+                        read.computeIfAbsent(bytes, k -> new TreeMap<>())
+                                .merge(Integer.parseInt(m.group(3)), bytes / ms, Math::max);
+                    }
                 }
             }
         }
-        if (sgemmGflops.isEmpty() && blasGemvGbs.isEmpty() && javaGemvGbs == null && readLarge.isEmpty()
-                && readSmall.isEmpty()) {
+        return new Ceilings(sgemm, blasGemv, javaGemv.get(1), read);
+    }
+
+    /**
+     * What a call cannot beat at {@code threads}, from this run's ceilings, in µs, with the
+     * weights in 32 bits or (bf16) 16 bits; null without the ceilings it needs. Per layer: each
+     * recurrent product (T − 1 of them from a zero state, the first being zero; one for W1's
+     * streaming step) takes at least the longer of its weight bytes at the read rate and its flops
+     * at the sgemm rate, and a sequence's input projection (one GEMM over all T rows, in float32)
+     * its flops at the sgemm rate; W1 reads its input kernel as well, and a batch (W3) is bound
+     * by its flops at the sgemm rate.
+     */
+    static Double floorMicros(Workload w, int threads, boolean bf16, Ceilings c) {
+        Double sgemm = c.sgemmGflops().get(threads);
+        if (sgemm == null) {
+            return null;
+        }
+        if (w.batch > 1) {
+            return w.flops() / sgemm / 1e3;
+        }
+        double bytesPerWeight = bf16 ? 2 : Float.BYTES;
+        double ns = 0;
+        int features = w.inputs;
+        for (int l = 0; l < w.layers; l++) {
+            double gates = 4.0 * w.hidden;
+            if (w.streaming()) {
+                double weights = (features + (double) w.hidden) * gates;
+                Double read = c.readFor(weights * bytesPerWeight, threads);
+                if (read == null) {
+                    return null;
+                }
+                ns += Math.max(weights * bytesPerWeight / read, 2 * weights / sgemm);
+            } else {
+                double recurrent = (double) w.hidden * gates;
+                Double read = c.readFor(recurrent * bytesPerWeight, threads);
+                if (read == null) {
+                    return null;
+                }
+                ns += (w.steps - 1) * Math.max(recurrent * bytesPerWeight / read, 2 * recurrent / sgemm);
+                ns += 2.0 * w.steps * features * gates / sgemm;
+            }
+            features = w.hidden;
+        }
+        return ns / 1e3;
+    }
+
+    /** Row {@code r}'s floor for {@code engine}'s weights as a ratio to ONNX Runtime's time, or null. */
+    static Double floorRatio(Row r, String engine, Ceilings c) {
+        Double floor = floorMicros(r.workload(), r.threads(), engine.equals(BF16), c);
+        return floor == null || r.ort() == null ? null : floor / r.ort();
+    }
+
+    /** The verdict on a time against its target time and floor: yes, out of reach (the floor is above the target), or no. */
+    static String verdict(double value, double target, Double floor, java.util.function.DoubleFunction<String> format) {
+        if (value <= target) {
+            return "yes";
+        }
+        return floor != null && floor > target ? "out of reach (floor " + format.apply(floor) + ")" : "no";
+    }
+
+    static String ratio(double r) {
+        return String.format(Locale.ROOT, "%.2f×", r);
+    }
+
+    /** The ceilings of this machine, measured in the same run, and each row's floor from them. */
+    static String roofline(List<Row> rows, List<Trial> trials) {
+        Ceilings c = ceilings(trials);
+        if (c.isEmpty()) {
             return "";
         }
         StringBuilder md = new StringBuilder("\nRoofline, measured in the same run (its own JMH invocation, just before the workloads):\n\n");
-        sgemmGflops.forEach((t, g) -> md.append(String.format(Locale.ROOT,
+        c.sgemmGflops().forEach((t, g) -> md.append(String.format(Locale.ROOT,
                 "- OpenBLAS sgemm 2048³, %d thread%s: %.1f GFLOP/s%n", t, t == 1 ? "" : "s", g)));
-        if (javaGemvGbs != null) {
+        if (c.javaGemvGbs() != null) {
             md.append(String.format(Locale.ROOT, "- Java kernel gemv (transposed) over 4 MiB, 1 thread: %.1f GB/s%n",
-                    javaGemvGbs));
+                    c.javaGemvGbs()));
         }
-        blasGemvGbs.forEach((t, g) -> md.append(String.format(Locale.ROOT,
+        c.blasGemvGbs().forEach((t, g) -> md.append(String.format(Locale.ROOT,
                 "- OpenBLAS sgemv (transposed) over 4 MiB, %d thread%s: %.1f GB/s%n", t, t == 1 ? "" : "s", g)));
-        readLarge.forEach((t, g) -> md.append(String.format(Locale.ROOT,
-                "- Read bandwidth over 4 MiB (W2's recurrent kernel), forward and backward in turn, %d thread%s: %.1f GB/s%n", t,
-                t == 1 ? "" : "s", g)));
-        readSmall.forEach((t, g) -> md.append(String.format(Locale.ROOT,
-                "- Read bandwidth over 256 KiB (W4's recurrent kernel), forward and backward in turn, %d thread%s: %.1f GB/s%n", t,
-                t == 1 ? "" : "s", g)));
-        if (rows.stream().anyMatch(r -> r.bestJlstm().isPresent())) {
-            md.append("\n| workload | threads | best jlstm | achieved | ceiling | fraction |\n|---|---:|---|---:|---:|---:|\n");
-        }
+        c.readGbs().forEach((bytes, perThreads) -> perThreads.forEach((t, g) -> md.append(String.format(Locale.ROOT,
+                "- Read bandwidth over %s, forward and backward in turn, %d thread%s: %.1f GB/s%n",
+                c.readLabel(bytes), t, t == 1 ? "" : "s", g))));
+
+        md.append("\nFloors: the least time a call can take here (see below), against the target time ")
+                .append("(the target ratio times ONNX Runtime's median) and the best jlstm engine:\n\n")
+                .append("| workload | weights | threads | floor | target time | best jlstm | floor / best | met |\n")
+                .append("|---|---|---:|---:|---:|---:|---:|---|\n");
         for (Row r : rows) {
-            if (r.bestJlstm().isEmpty()) {
-                continue;
+            Double ort = r.ort();
+            List<Map.Entry<String, Double>> entries = new ArrayList<>();
+            r.bestJlstm().ifPresent(entries::add);
+            Double b16 = r.micros().get(BF16);
+            boolean bf16Target = r.workload() == Workload.W1 || r.workload() == Workload.W2;
+            if (b16 != null && bf16Target) {
+                entries.add(Map.entry(BF16, b16));
             }
-            Map.Entry<String, Double> best = r.bestJlstm().get();
-            Workload w = r.workload();
-            double seconds = best.getValue() * 1e-6;
-            if (w == Workload.W3) {
-                Double ceiling = sgemmGflops.get(r.threads());
-                double g = w.flops() / seconds / 1e9;
-                md.append(String.format(Locale.ROOT, "| W3 | %d | %s | %.1f GFLOP/s | %s | %s (target ≥ 90 %%) |%n",
-                        r.threads(), best.getKey(), g, ceiling == null ? "—" : String.format(Locale.ROOT,
-                                "%.1f GFLOP/s (sgemm)", ceiling),
-                        ceiling == null ? "—" : String.format(Locale.ROOT, "%.0f %%", 100 * g / ceiling)));
-            } else {
-                // The raw read bandwidth at the row's thread count (over W4's 256 KiB recurrent kernel
-                // for W4, over 4 MiB for the others); without it, the best gemv at no more threads.
-                Double ceiling = (w == Workload.W4 ? readSmall : readLarge).get(r.threads());
-                String ceilingName = (w == Workload.W4 ? "read 256 KiB, " : "read 4 MiB, ") + r.threads() + "t";
-                if (ceiling == null && w != Workload.W4) {
-                    ceiling = javaGemvGbs;
-                    ceilingName = "java gemv";
-                    for (var e : blasGemvGbs.entrySet()) {
-                        if (e.getKey() <= r.threads() && (ceiling == null || e.getValue() > ceiling)) {
-                            ceiling = e.getValue();
-                            ceilingName = "OpenBLAS sgemv, " + e.getKey() + "t";
-                        }
-                    }
-                }
-                double gbs = weightBytes(w) / seconds / 1e9;
-                md.append(String.format(Locale.ROOT, "| %s | %d | %s | %.1f GB/s of weights | %s | %s |%n",
-                        w, r.threads(), best.getKey(), gbs, ceiling == null ? "—" : String.format(Locale.ROOT,
-                                "%.1f GB/s (%s)", ceiling, ceilingName),
-                        ceiling == null ? "—" : String.format(Locale.ROOT, "%.0f %%", 100 * gbs / ceiling)));
+            for (Map.Entry<String, Double> e : entries) {
+                boolean bf16 = e.getKey().equals(BF16);
+                Double floor = floorMicros(r.workload(), r.threads(), bf16, c);
+                double ratio = bf16 ? 0.5 : target(r.workload(), r.threads());
+                Double targetMicros = ort == null ? null : ratio * ort;
+                md.append("| ").append(r.workload()).append(" | ").append(bf16 ? "bf16" : "fp32").append(" | ")
+                        .append(r.threads()).append(" | ").append(time(floor)).append(" | ").append(time(targetMicros))
+                        .append(" | ").append(time(e.getValue())).append(" (").append(e.getKey().substring("jlstm-".length()))
+                        .append(") | ").append(floor == null ? "—" : String.format(Locale.ROOT, "%.0f %%", 100 * floor / e.getValue()))
+                        .append(" | ").append(targetMicros == null ? "—" : verdict(e.getValue(), targetMicros, floor, f -> time(f)))
+                        .append(" |\n");
             }
         }
-        md.append("\nW1, W2, W2x2 and W4 count the weight bytes one call must read (recurrent kernel every step, ")
-                .append("input kernel once per call); W3 counts 2·B·T·(I+H)·4H flops per layer. A batch-1 call ")
-                .append("cannot beat weight bytes / read bandwidth: a target below that time is out of reach ")
-                .append("in fp32. The reads go forward and backward in turn, as the kernels stream their weights: ")
-                .append("a 4 MiB matrix is then read partly from the L2 of each core");
+        md.append("\nA floor adds up, per layer, the recurrent products (T − 1 of them from a zero state: the first ")
+                .append("is zero), each taking at least the longer of its weight bytes at the read rate and its flops at ")
+                .append("the sgemm rate, and the input projection of all T steps (one GEMM, in float32) at the sgemm ")
+                .append("rate; W1 is one step that also reads its input kernel; W3, a batch of 64, is its flops at the sgemm rate. ")
+                .append("The read rate is the one measured over the smallest matrix that holds the weights, read forward ")
+                .append("and backward in turn as the kernels stream them, so that part of it stays in the L2 of each core");
         long l2 = l2Bytes();
         if (l2 > 0) {
             md.append(" (").append(l2 >> 10).append(" KiB here)");
-            if (l2 >= 1_310_720L) {
-                md.append(". W1's 1.25 MB of weights fit in that L2, so it can exceed the 4 MiB read figure");
-            }
         }
-        md.append(".\n");
+        md.append(". A target time below the floor is out of reach on this machine in that run.\n");
         return md.toString();
     }
 
@@ -441,17 +558,6 @@ public final class Report {
             // Not Linux, or not readable: the size is only a label.
         }
         return 0;
-    }
-
-    /** Weight bytes one call reads: the input kernel once, the recurrent kernel once per step, per layer. */
-    static double weightBytes(Workload w) {
-        double bytes = 0;
-        int features = w.inputs;
-        for (int l = 0; l < w.layers; l++) {
-            bytes += 4.0 * Float.BYTES * w.hidden * (features + (double) w.steps * w.hidden);
-            features = w.hidden;
-        }
-        return bytes;
     }
 
     static String time(Double micros) {

@@ -37,9 +37,10 @@ import jdk.incubator.vector.VectorSpecies;
  *       over a 512x2048 matrix = 4 MiB; GB/s = 4 MiB / time. The weight-streaming ceiling of
  *       W1 and W2 (the matrix stays in cache between calls, as the recurrent kernel does).</li>
  *   <li>{@code openblasGemv4MB}: the same product through OpenBLAS sgemv, at 1 and 2 threads.</li>
- *   <li>{@code read4MB_1t}, {@code read4MB_2t}, {@code read256KB_1t}, {@code read256KB_2t}: the
+ *   <li>{@code read4MB_1t}, {@code read4MB_2t}, {@code read2MB_*}, {@code read256KB_*}: the
  *       raw read bandwidth, a vector sum with 8 accumulators over 4 MiB (the recurrent kernel of
- *       W2) and over 256 KiB (the recurrent kernel of W4), by one thread or by two threads each
+ *       W2), over 2 MiB (the same in bfloat16) and over 256 KiB (the recurrent kernel of W4),
+ *       by one thread or by two threads each
  *       reading its own half, forward and backward in turn as the packed products stream their
  *       weights (so a read starts on what the last one left in L2); GB/s = bytes / time. No product
  *       can stream its weights faster than they can be read in that order: the weight-streaming
@@ -122,8 +123,10 @@ public class RooflineBenchmark {
         }
     }
 
-    /** Bytes of the two read-bandwidth matrices: the recurrent kernels of W2 (4 MiB) and W4 (256 KiB). */
+    /** Bytes of the read-bandwidth matrices: the recurrent kernels of W2 (4 MiB), of W2 in bfloat16
+     *  (2 MiB) and of W4 (256 KiB). */
     static final long READ_LARGE = 4L << 20;
+    static final long READ_MEDIUM = 2L << 20;
     static final long READ_SMALL = 256L << 10;
 
     /** The matrices the read benchmarks sum, shared by the threads of a trial. */
@@ -131,6 +134,7 @@ public class RooflineBenchmark {
     public static class ReadData {
         Arena arena;
         MemorySegment large;
+        MemorySegment medium;
         MemorySegment small;
 
         @Setup(Level.Trial)
@@ -138,6 +142,7 @@ public class RooflineBenchmark {
             arena = Arena.ofShared();
             Random rnd = new Random(Workloads.SEED);
             large = Segments.random(arena, rnd, READ_LARGE / Float.BYTES);
+            medium = Segments.random(arena, rnd, READ_MEDIUM / Float.BYTES);
             small = Segments.random(arena, rnd, READ_SMALL / Float.BYTES);
         }
 
@@ -208,6 +213,18 @@ public class RooflineBenchmark {
     @Threads(2)
     public float read4MB_2t(ReadData d, Half h) {
         return read(d.large, h.index * (READ_LARGE / 2), READ_LARGE / 2, h);
+    }
+
+    @Benchmark
+    @Threads(1)
+    public float read2MB_1t(ReadData d, Half h) {
+        return read(d.medium, 0, READ_MEDIUM, h);
+    }
+
+    @Benchmark
+    @Threads(2)
+    public float read2MB_2t(ReadData d, Half h) {
+        return read(d.medium, h.index * (READ_MEDIUM / 2), READ_MEDIUM / 2, h);
     }
 
     @Benchmark

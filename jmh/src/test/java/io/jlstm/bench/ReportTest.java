@@ -38,6 +38,69 @@ class ReportTest {
         assertEquals(5900.0 / 6910, w2.meanRatio(), 1e-12);
     }
 
+    /** A sample-time WorkloadBenchmark trial with the given median and mean (µs). */
+    private static String trial(String engine, String threads, String workload, double median, double mean) {
+        return """
+                { "benchmark": "io.jlstm.bench.WorkloadBenchmark.run", "mode": "sample",
+                  "params": { "engine": "%s", "threads": "%s", "workload": "%s" },
+                  "primaryMetric": { "score": %s, "scoreError": 1, "scoreUnit": "us/op",
+                                     "scorePercentiles": { "50.0": %s } } }""".formatted(engine, threads, workload, mean, median);
+    }
+
+    @Test
+    void severalRoundsKeepEachEnginesTrialWithTheLowerMedian(@TempDir Path dir) throws IOException {
+        Path json = dir.resolve("results.json");
+        Files.writeString(json, "[" + String.join(",",
+                trial("jlstm-java", "2", "W2x2", 15_160, 16_000),
+                trial("onnxruntime", "2", "W2x2", 7_770, 8_000),
+                trial("jlstm-java", "2", "W2x2", 6_900, 7_400),
+                trial("onnxruntime", "2", "W2x2", 7_900, 7_950)) + "]");
+        Report.Row r = Report.rows(Report.read(json)).get(0);
+        assertEquals(6_900, r.micros().get(Report.JAVA), 1e-9, "the second round's trial, the faster one");
+        assertEquals(7_400, r.meanMicros().get(Report.JAVA), 1e-9, "its mean goes with it");
+        assertEquals(7_770, r.ort(), 1e-9, "ONNX Runtime likewise keeps its faster trial, the first");
+        assertEquals(2, r.trials().get(Report.ORT));
+        assertTrue(Report.roundsText(List.of(r)).contains("2 trials"), Report.roundsText(List.of(r)));
+    }
+
+    @Test
+    void floorsComeFromTheRunsCeilingsAndMarkTargetsBelowThemOutOfReach(@TempDir Path dir) throws IOException {
+        // sgemm at exactly 100 GFLOP/s, reading 4 MiB at exactly 100 GB/s, both on one thread
+        double sgemmMs = 2.0 * 2048 * 2048 * 2048 / 100 / 1e6;
+        double readUs = (4 << 20) / 100.0 / 1e3;
+        Path json = dir.resolve("results.json");
+        Files.writeString(json, "[" + String.join(",",
+                """
+                { "benchmark": "io.jlstm.bench.RooflineBenchmark.sgemm2048", "mode": "avgt", "params": { "threads": "1" },
+                  "primaryMetric": { "score": %s, "scoreError": 0, "scoreUnit": "ms/op" } }""".formatted(sgemmMs),
+                """
+                { "benchmark": "io.jlstm.bench.RooflineBenchmark.read4MB_1t", "mode": "avgt", "params": {},
+                  "primaryMetric": { "score": %s, "scoreError": 0, "scoreUnit": "us/op" } }""".formatted(readUs),
+                trial("jlstm-java", "1", "W2", 5_000, 5_100),
+                trial("jlstm-java-bf16", "1", "W2", 2_400, 2_500),
+                trial("onnxruntime", "1", "W2", 5_000, 5_200)) + "]");
+        List<Report.Trial> trials = Report.read(json);
+        Report.Ceilings c = Report.ceilings(trials);
+        assertEquals(100, c.sgemmGflops().get(1), 1e-9);
+        assertEquals(100, c.readFor(3.0 * (1 << 20), 1), 1e-9, "2 MiB of bf16 weights: the smallest read that holds them");
+        assertEquals(null, c.readFor(5.0 * (1 << 20), 1), "no measured read holds 5 MiB");
+        // 99 recurrent products of 4 MiB at 100 GB/s (their 2 Mflop take less at 100 GFLOP/s),
+        // plus the projection of 100 rows of 128 inputs onto 2048 gates at 100 GFLOP/s
+        double fp32 = (99 * (4 << 20) / 100.0 + 2.0 * 100 * 128 * 2048 / 100) / 1e3;
+        assertEquals(fp32, Report.floorMicros(Workloads.Workload.W2, 1, false, c), 1e-6);
+        // bf16: 2 MiB per product at the 4 MiB read rate, or its flops at the sgemm rate if longer
+        double bf16 = (99 * Math.max((2 << 20) / 100.0, 2.0 * 512 * 2048 / 100) + 2.0 * 100 * 128 * 2048 / 100) / 1e3;
+        assertEquals(bf16, Report.floorMicros(Workloads.Workload.W2, 1, true, c), 1e-6);
+        assertEquals(null, Report.floorMicros(Workloads.Workload.W2, 2, false, c), "no 2-thread ceilings in this run");
+
+        String md = Report.markdown(Report.rows(trials), trials, "test machine", "2026-12-02", "JDK 25");
+        // target 0.85 x 5000 = 4250 µs is below the 4677 µs floor
+        assertTrue(md.contains("| W2 | 1 | 5.00 ms | — | 2.40 ms | 5.00 ms | 1.00× (java) | 0.98× | ≤ 0.85× | out of reach (floor 0.94×) |"), md);
+        assertTrue(md.contains("| W2 | fp32 | 1 | 4.68 ms | 4.25 ms | 5.00 ms (java) | 94 % | out of reach (floor 4.68 ms) |"), md);
+        // bf16: 2.40 ms meets its 2.50 ms target (synthetic figures, faster than the floor)
+        assertTrue(md.contains("| W2 | bf16 | 1 | " + Report.time(bf16) + " | 2.50 ms | 2.40 ms (java-bf16) |"), md);
+    }
+
     @Test
     void bytesPerOpComeFromTheAverageTimeRunNotFromSampleTime(@TempDir Path dir) throws IOException {
         String gc = """
