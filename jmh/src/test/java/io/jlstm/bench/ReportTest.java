@@ -77,28 +77,34 @@ class ReportTest {
                 { "benchmark": "io.jlstm.bench.RooflineBenchmark.read4MB_1t", "mode": "avgt", "params": {},
                   "primaryMetric": { "score": %s, "scoreError": 0, "scoreUnit": "us/op" } }""".formatted(readUs),
                 trial("jlstm-java", "1", "W2", 5_000, 5_100),
-                trial("jlstm-java-bf16", "1", "W2", 2_400, 2_500),
-                trial("onnxruntime", "1", "W2", 5_000, 5_200)) + "]");
+                trial("jlstm-java-bf16", "1", "W2", 2_700, 2_800),
+                trial("onnxruntime", "1", "W2", 4_800, 5_200),
+                trial("jlstm-java", "1", "W4", 150, 160),
+                trial("onnxruntime", "1", "W4", 120, 125)) + "]");
         List<Report.Trial> trials = Report.read(json);
         Report.Ceilings c = Report.ceilings(trials);
         assertEquals(100, c.sgemmGflops().get(1), 1e-9);
-        assertEquals(100, c.readFor(3.0 * (1 << 20), 1), 1e-9, "2 MiB of bf16 weights: the smallest read that holds them");
-        assertEquals(null, c.readFor(5.0 * (1 << 20), 1), "no measured read holds 5 MiB");
-        // 99 recurrent products of 4 MiB at 100 GB/s (their 2 Mflop take less at 100 GFLOP/s),
-        // plus the projection of 100 rows of 128 inputs onto 2048 gates at 100 GFLOP/s
-        double fp32 = (99 * (4 << 20) / 100.0 + 2.0 * 100 * 128 * 2048 / 100) / 1e3;
+        assertEquals(100, c.readFor(5.0 * (1 << 20), 1), 1e-9, "5 MiB: the 4 MiB read, the largest no larger");
+        assertEquals(100, c.readFor(2.0 * (1 << 20), 1), 1e-9, "nothing measured over 2 MiB or less: the fastest read");
+        assertEquals(null, c.readFor(2.0 * (1 << 20), 2), "no read ran on 2 threads");
+        // per layer the longer of: 99 recurrent products of 4 MiB at 100 GB/s, and their flops
+        // with those of the projection (100 rows of 128 inputs onto 2048 gates) at 100 GFLOP/s
+        double flopsNs = (99 * 2.0 * 512 * 2048 + 2.0 * 100 * 128 * 2048) / 100;
+        double fp32 = Math.max(99 * (4 << 20) / 100.0, flopsNs) / 1e3;
         assertEquals(fp32, Report.floorMicros(Workloads.Workload.W2, 1, false, c), 1e-6);
-        // bf16: 2 MiB per product at the 4 MiB read rate, or its flops at the sgemm rate if longer
-        double bf16 = (99 * Math.max((2 << 20) / 100.0, 2.0 * 512 * 2048 / 100) + 2.0 * 100 * 128 * 2048 / 100) / 1e3;
+        double bf16 = Math.max(99 * (2 << 20) / 100.0, flopsNs) / 1e3;
         assertEquals(bf16, Report.floorMicros(Workloads.Workload.W2, 1, true, c), 1e-6);
         assertEquals(null, Report.floorMicros(Workloads.Workload.W2, 2, false, c), "no 2-thread ceilings in this run");
 
         String md = Report.markdown(Report.rows(trials), trials, "test machine", "2026-12-02", "JDK 25");
-        // target 0.85 x 5000 = 4250 µs is below the 4677 µs floor
-        assertTrue(md.contains("| W2 | 1 | 5.00 ms | — | 2.40 ms | 5.00 ms | 1.00× (java) | 0.98× | ≤ 0.85× | out of reach (floor 0.94×) |"), md);
-        assertTrue(md.contains("| W2 | fp32 | 1 | 4.68 ms | 4.25 ms | 5.00 ms (java) | 94 % | out of reach (floor 4.68 ms) |"), md);
-        // bf16: 2.40 ms meets its 2.50 ms target (synthetic figures, faster than the floor)
-        assertTrue(md.contains("| W2 | bf16 | 1 | " + Report.time(bf16) + " | 2.50 ms | 2.40 ms (java-bf16) |"), md);
+        // target 0.85 x 4800 = 4080 µs is below the 4152 µs floor, which no engine beat
+        assertTrue(md.contains("| W2 | 1 | 5.00 ms | — | 2.70 ms | 4.80 ms | 1.04× (java) | 0.98× | ≤ 0.85× | out of reach (floor 0.87×) |"), md);
+        assertTrue(md.contains("| W2 | fp32 | 1 | 4.15 ms | 4.08 ms | 5.00 ms (java) | 83 % | out of reach (floor 4.15 ms) |"), md);
+        // bf16: the target 2.40 ms is below its 2.60 ms floor (here the flops at the sgemm rate)
+        assertTrue(md.contains("| W2 | bf16 | 1 | 2.60 ms | 2.40 ms | 2.70 ms (java-bf16) | 96 % | out of reach (floor 2.60 ms) |"), md);
+        // W4: ONNX Runtime's 120 µs beat the 128 µs floor, which then rules nothing out
+        assertTrue(md.contains("| W4 | 1 | 150 µs | — | — | 120 µs | 1.25× (java) | 1.28× | ≤ 0.60× | no |"), md);
+        assertTrue(md.contains("| W4 | fp32 | 1 | 128 µs (beaten) | 72.0 µs | 150 µs (java) | 86 % | no |"), md);
     }
 
     @Test
