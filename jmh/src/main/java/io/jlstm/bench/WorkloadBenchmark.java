@@ -1,22 +1,7 @@
 package io.jlstm.bench;
 
-import ai.onnxruntime.OnnxTensor;
-import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
-import ai.onnxruntime.OrtSession;
-import io.jlstm.Prediction;
-import io.jlstm.Sequential;
-import io.jlstm.StreamingSession;
-import io.jlstm.Tensor;
-import io.jlstm.backend.Backend;
-import io.jlstm.backend.Backends;
-import io.jlstm.backend.OpenBlasBackend;
 import io.jlstm.bench.Workloads.Workload;
-import io.jlstm.onnx.OnnxExport;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -61,7 +46,7 @@ import org.openjdk.jmh.infra.Blackhole;
 public class WorkloadBenchmark {
 
     /** Read by the runtime when it starts: threads for one product (step helper thread, OpenBLAS pool). */
-    static final String THREADS_PROPERTY = "jlstm.threads";
+    static final String THREADS_PROPERTY = WorkloadEngine.THREADS_PROPERTY;
 
     @Param({"W1", "W2", "W2x2", "W3", "W4"})
     public String workload;
@@ -72,95 +57,20 @@ public class WorkloadBenchmark {
     @Param({"1", "2"})
     public int threads;
 
-    private Workload w;
-    private Sequential model;
-    private StreamingSession session;
-    private Tensor input;
-    private float[] stepInput;
-    private float[] stepOutput;
-
-    private OrtEnvironment env;
-    private OrtSession ort;
-    private OnnxTensor ortInput;
-    private Map<String, OnnxTensor> ortFeed;
+    private WorkloadEngine e;
 
     @Setup(Level.Trial)
     public void setUp() throws OrtException {
-        w = Workload.valueOf(workload);
-        System.setProperty(THREADS_PROPERTY, Integer.toString(threads));
-        float[] x = w.input();
-        switch (engine) {
-            case "jlstm-java" -> model = w.model(Backends.byName("java").backend());
-            case "jlstm-java-bf16" -> {
-                // opt-in bfloat16 copies of the weights that batch-1 steps stream (fp32 arithmetic)
-                System.setProperty(io.jlstm.WeightPrecision.PROPERTY, "bf16");
-                model = w.model(Backends.byName("java").backend());
-            }
-            case "jlstm-openblas" -> {
-                Backend b = Backends.byName("openblas").backend();
-                ((OpenBlasBackend) b).library().setNumThreads(threads);
-                model = w.model(b);
-            }
-            case "onnxruntime" -> {
-                // The weights come from the jlstm model, so both engines hold the same numbers.
-                byte[] onnx;
-                try (Sequential source = w.model(Backends.byName("java").backend())) {
-                    onnx = OnnxExport.export(source);
-                }
-                env = OrtEnvironment.getEnvironment();
-                try (OrtSession.SessionOptions opts = new OrtSession.SessionOptions()) {
-                    opts.setIntraOpNumThreads(threads);
-                    opts.setInterOpNumThreads(1);
-                    opts.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-                    opts.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.SEQUENTIAL);
-                    ort = env.createSession(onnx, opts);
-                }
-                FloatBuffer buf = ByteBuffer.allocateDirect(x.length * Float.BYTES)
-                        .order(ByteOrder.nativeOrder()).asFloatBuffer();
-                buf.put(x).flip();
-                ortInput = OnnxTensor.createTensor(env, buf, new long[] {w.batch, w.steps, w.inputs});
-                ortFeed = Map.of("input", ortInput);
-                return;
-            }
-            default -> throw new IllegalArgumentException("unknown engine " + engine);
-        }
-        if (w.streaming()) {
-            session = model.newSession(w.batch);
-            stepInput = x;
-            stepOutput = new float[model.outputFeatures()];
-        } else {
-            input = Tensor.of(x, w.batch, w.steps, w.inputs);
-        }
+        e = new WorkloadEngine(Workload.valueOf(workload), engine, threads);
     }
 
     @Benchmark
     public void run(Blackhole bh) throws OrtException {
-        if (ort != null) {
-            try (OrtSession.Result r = ort.run(ortFeed)) {
-                bh.consume(r);
-            }
-        } else if (session != null) {
-            session.step(stepInput, stepOutput);
-            bh.consume(stepOutput);
-        } else {
-            Prediction p = model.predict(input);
-            bh.consume(p);
-        }
+        bh.consume(e.call());
     }
 
     @TearDown(Level.Trial)
     public void tearDown() throws OrtException {
-        if (session != null) {
-            session.close();
-        }
-        if (model != null) {
-            model.close();
-        }
-        if (ortInput != null) {
-            ortInput.close();
-        }
-        if (ort != null) {
-            ort.close();
-        }
+        e.close();
     }
 }
