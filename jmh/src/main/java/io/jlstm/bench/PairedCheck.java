@@ -34,7 +34,26 @@ public final class PairedCheck {
                     + " but onnxruntime)");
             System.exit(2);
         }
-        Workload w = Workload.valueOf(args[0]);
+        System.out.println(check(args));
+    }
+
+    /**
+     * Runs the check that {@link #main}'s arguments describe (2 to 5 of them) and returns its line.
+     *
+     * @throws IllegalArgumentException for a wrong argument, naming what was expected and what came
+     */
+    static String check(String... args) throws Exception {
+        if (args.length < 2 || args.length > 5) {
+            throw new IllegalArgumentException("expected WORKLOAD THREADS [ENGINE] [BLOCK] [BLOCKS], got "
+                    + args.length + " arguments");
+        }
+        Workload w;
+        try {
+            w = Workload.valueOf(args[0]);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("WORKLOAD must be one of " + Arrays.toString(Workload.values())
+                    + ", got '" + args[0] + "'", e);
+        }
         int threads = positive(args[1], "THREADS");
         String engine = args.length > 2 ? args[2] : "jlstm-java";
         if (engine.equals("onnxruntime")) {
@@ -78,14 +97,19 @@ public final class PairedCheck {
         Arrays.sort(ns[1]);
         double j = ns[0][ns[0].length / 2] / 1e3;
         double o = ns[1][ns[1].length / 2] / 1e3;
-        System.out.printf(Locale.ROOT, "%s, %d thread(s), %d calls each: %s median %.1f us (p25 %.1f), "
-                        + "onnxruntime median %.1f us (p25 %.1f), ratio %.3f%n",
+        return String.format(Locale.ROOT, "%s, %d thread(s), %d calls each: %s median %.1f us (p25 %.1f), "
+                        + "onnxruntime median %.1f us (p25 %.1f), ratio %.3f",
                 w, threads, ns[0].length, engine, j, ns[0][ns[0].length / 4] / 1e3, o, ns[1][ns[1].length / 4] / 1e3,
                 j / o);
     }
 
     private static int positive(String s, String name) {
-        int v = Integer.parseInt(s);
+        int v;
+        try {
+            v = Integer.parseInt(s);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(name + " must be a whole number, got '" + s + "'", e);
+        }
         if (v < 1) {
             throw new IllegalArgumentException(name + " must be at least 1, got " + v);
         }

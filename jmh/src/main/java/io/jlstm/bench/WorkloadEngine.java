@@ -100,7 +100,12 @@ final class WorkloadEngine implements AutoCloseable {
                 FloatBuffer buf = ByteBuffer.allocateDirect(x.length * Float.BYTES)
                         .order(ByteOrder.nativeOrder()).asFloatBuffer();
                 buf.put(x).flip();
-                oi = OnnxTensor.createTensor(env, buf, new long[] {w.batch, w.steps, w.inputs});
+                try {
+                    oi = OnnxTensor.createTensor(env, buf, new long[] {w.batch, w.steps, w.inputs});
+                } catch (OrtException | RuntimeException e) {
+                    o.close();
+                    throw e;
+                }
             }
             default -> throw new IllegalArgumentException("unknown engine '" + engine + "', expected one of " + ENGINES);
         }
@@ -109,7 +114,16 @@ final class WorkloadEngine implements AutoCloseable {
         ortInput = oi;
         ortFeed = oi == null ? null : Map.of("input", oi);
         boolean streaming = m != null && w.streaming();
-        session = streaming ? m.newSession(w.batch) : null;
+        StreamingSession s = null;
+        if (streaming) {
+            try {
+                s = m.newSession(w.batch);
+            } catch (RuntimeException e) {
+                m.close();
+                throw e;
+            }
+        }
+        session = s;
         stepInput = streaming ? x : null;
         stepOutput = streaming ? new float[m.outputFeatures()] : null;
         input = m != null && !streaming ? Tensor.of(x, w.batch, w.steps, w.inputs) : null;
