@@ -2,6 +2,7 @@ package io.jlstm.bench;
 
 import io.jlstm.bench.Workloads.Workload;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -15,7 +16,7 @@ import java.util.Locale;
  *
  * <p>usage: {@code PairedCheck WORKLOAD THREADS [ENGINE] [BLOCK] [BLOCKS]}: ENGINE defaults to
  * jlstm-java; BLOCK (calls per block) and BLOCKS (blocks per engine) default by workload so that
- * a block lasts about 50 ms or more and a check about 20-60 s (a block of short calls must be
+ * a block lasts about 50 ms or more and a check about 5-30 s (a block of short calls must be
  * long: the first calls after a pause run on cold caches). Prints each engine's median and 25th
  * percentile and the ratio of the medians.
  */
@@ -31,7 +32,7 @@ public final class PairedCheck {
         if (args.length < 2 || args.length > 5) {
             System.err.println("usage: PairedCheck WORKLOAD THREADS [ENGINE] [BLOCK] [BLOCKS]  (WORKLOAD one of "
                     + Arrays.toString(Workload.values()) + ", ENGINE one of " + WorkloadEngine.ENGINES
-                    + " but onnxruntime)");
+                    + " except onnxruntime)");
             System.exit(2);
         }
         System.out.println(check(args));
@@ -56,18 +57,24 @@ public final class PairedCheck {
         }
         int threads = positive(args[1], "THREADS");
         String engine = args.length > 2 ? args[2] : "jlstm-java";
-        if (engine.equals("onnxruntime")) {
-            throw new IllegalArgumentException("ENGINE is the jlstm engine compared with onnxruntime, got onnxruntime");
+        List<String> jlstmEngines = WorkloadEngine.ENGINES.stream().filter(e -> !e.equals("onnxruntime")).toList();
+        if (!jlstmEngines.contains(engine)) {
+            throw new IllegalArgumentException("ENGINE is the jlstm engine compared with onnxruntime, one of "
+                    + jlstmEngines + ", got '" + engine + "'");
         }
         int block = args.length > 3 ? positive(args[3], "BLOCK") : switch (w) {
-            case W1 -> 3000;
+            case W1 -> 8000;
             case W4 -> 500;
             case W2 -> 10;
             case W2x2 -> 5;
             case W3 -> 2;
         };
         int blocks = args.length > 4 ? positive(args[4], "BLOCKS") : w == Workload.W3 ? 12 : w == Workload.W1 ? 10 : 30;
-        long[][] ns = new long[2][Math.multiplyExact(block, blocks)];
+        if ((long) block * blocks > 10_000_000) {
+            throw new IllegalArgumentException("BLOCK x BLOCKS must be at most 10000000 calls per engine, got "
+                    + block + " x " + blocks);
+        }
+        long[][] ns = new long[2][block * blocks];
         try (WorkloadEngine jlstm = new WorkloadEngine(w, engine, threads);
              WorkloadEngine ort = new WorkloadEngine(w, "onnxruntime", threads)) {
             WorkloadEngine[] engines = {jlstm, ort};

@@ -64,69 +64,83 @@ final class WorkloadEngine implements AutoCloseable {
         Sequential m = null;
         OrtSession o = null;
         OnnxTensor oi = null;
-        switch (engine) {
-            case "jlstm-java" -> m = w.model(Backends.byName("java").backend());
-            case "jlstm-java-bf16" -> {
-                // opt-in bfloat16 copies of the weights that batch-1 steps stream (fp32 arithmetic)
-                String before = System.setProperty(WeightPrecision.PROPERTY, "bf16");
-                try {
-                    m = w.model(Backends.byName("java").backend());
-                } finally {
-                    if (before == null) {
-                        System.clearProperty(WeightPrecision.PROPERTY);
-                    } else {
-                        System.setProperty(WeightPrecision.PROPERTY, before);
+        StreamingSession s = null;
+        Tensor in = null;
+        float[] out = null;
+        try {
+            switch (engine) {
+                case "jlstm-java" -> m = w.model(Backends.byName("java").backend());
+                case "jlstm-java-bf16" -> {
+                    // opt-in bfloat16 copies of the weights that batch-1 steps stream (fp32 arithmetic)
+                    String before = System.setProperty(WeightPrecision.PROPERTY, "bf16");
+                    try {
+                        m = w.model(Backends.byName("java").backend());
+                    } finally {
+                        if (before == null) {
+                            System.clearProperty(WeightPrecision.PROPERTY);
+                        } else {
+                            System.setProperty(WeightPrecision.PROPERTY, before);
+                        }
                     }
                 }
-            }
-            case "jlstm-openblas" -> {
-                Backend b = Backends.byName("openblas").backend();
-                ((OpenBlasBackend) b).library().setNumThreads(threads);
-                m = w.model(b);
-            }
-            case "onnxruntime" -> {
-                byte[] onnx;
-                try (Sequential source = w.model(Backends.byName("java").backend())) {
-                    onnx = OnnxExport.export(source);
+                case "jlstm-openblas" -> {
+                    Backend b = Backends.byName("openblas").backend();
+                    ((OpenBlasBackend) b).library().setNumThreads(threads);
+                    m = w.model(b);
                 }
-                OrtEnvironment env = OrtEnvironment.getEnvironment();
-                try (OrtSession.SessionOptions opts = new OrtSession.SessionOptions()) {
-                    opts.setIntraOpNumThreads(threads);
-                    opts.setInterOpNumThreads(1);
-                    opts.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-                    opts.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.SEQUENTIAL);
-                    o = env.createSession(onnx, opts);
-                }
-                FloatBuffer buf = ByteBuffer.allocateDirect(x.length * Float.BYTES)
-                        .order(ByteOrder.nativeOrder()).asFloatBuffer();
-                buf.put(x).flip();
-                try {
+                case "onnxruntime" -> {
+                    byte[] onnx;
+                    try (Sequential source = w.model(Backends.byName("java").backend())) {
+                        onnx = OnnxExport.export(source);
+                    }
+                    OrtEnvironment env = OrtEnvironment.getEnvironment();
+                    try (OrtSession.SessionOptions opts = new OrtSession.SessionOptions()) {
+                        opts.setIntraOpNumThreads(threads);
+                        opts.setInterOpNumThreads(1);
+                        opts.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+                        opts.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.SEQUENTIAL);
+                        o = env.createSession(onnx, opts);
+                    }
+                    FloatBuffer buf = ByteBuffer.allocateDirect(x.length * Float.BYTES)
+                            .order(ByteOrder.nativeOrder()).asFloatBuffer();
+                    buf.put(x).flip();
                     oi = OnnxTensor.createTensor(env, buf, new long[] {w.batch, w.steps, w.inputs});
-                } catch (OrtException | RuntimeException e) {
-                    o.close();
-                    throw e;
                 }
+                default -> throw new IllegalArgumentException("unknown engine '" + engine + "', expected one of "
+                        + ENGINES);
             }
-            default -> throw new IllegalArgumentException("unknown engine '" + engine + "', expected one of " + ENGINES);
+            if (m != null && w.streaming()) {
+                s = m.newSession(w.batch);
+                out = new float[m.outputFeatures()];
+            } else if (m != null) {
+                in = Tensor.of(x, w.batch, w.steps, w.inputs);
+            }
+        } catch (Throwable t) {
+            // close what was built, newest first; the first failure stays the one thrown
+            closeAll(t, s, m, oi, o);
+            throw t;
         }
         model = m;
         ort = o;
         ortInput = oi;
         ortFeed = oi == null ? null : Map.of("input", oi);
-        boolean streaming = m != null && w.streaming();
-        StreamingSession s = null;
-        if (streaming) {
-            try {
-                s = m.newSession(w.batch);
-            } catch (RuntimeException e) {
-                m.close();
-                throw e;
+        session = s;
+        stepInput = s != null ? x : null;
+        stepOutput = out;
+        input = in;
+    }
+
+    /** Closes each non-null resource in turn, even when one fails; failures go to {@code first} as suppressed. */
+    private static void closeAll(Throwable first, AutoCloseable... resources) {
+        for (AutoCloseable r : resources) {
+            if (r != null) {
+                try {
+                    r.close();
+                } catch (Exception e) {
+                    first.addSuppressed(e);
+                }
             }
         }
-        session = s;
-        stepInput = streaming ? x : null;
-        stepOutput = streaming ? new float[m.outputFeatures()] : null;
-        input = m != null && !streaming ? Tensor.of(x, w.batch, w.steps, w.inputs) : null;
     }
 
     /** Runs one call and returns its result, for a Blackhole (an ONNX Runtime result comes back closed). */
@@ -144,19 +158,20 @@ final class WorkloadEngine implements AutoCloseable {
         return p;
     }
 
+    /** Closes the session, the model and ONNX Runtime's input and session, each even when one before it fails. */
     @Override
     public void close() throws OrtException {
-        if (session != null) {
-            session.close();
+        IllegalStateException failed = new IllegalStateException("closing a workload engine failed");
+        closeAll(failed, session, model, ortInput, ort);
+        Throwable[] why = failed.getSuppressed();
+        if (why.length == 1 && why[0] instanceof OrtException e) {
+            throw e;
         }
-        if (model != null) {
-            model.close();
+        if (why.length == 1 && why[0] instanceof RuntimeException e) {
+            throw e;
         }
-        if (ortInput != null) {
-            ortInput.close();
-        }
-        if (ort != null) {
-            ort.close();
+        if (why.length > 0) {
+            throw failed;
         }
     }
 }

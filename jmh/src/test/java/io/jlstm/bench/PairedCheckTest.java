@@ -3,10 +3,23 @@ package io.jlstm.bench;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /** The paired cross-check: its argument errors, and one tiny real run of both engines. */
 class PairedCheckTest {
+
+    private final String threadsBefore = System.getProperty(WorkloadEngine.THREADS_PROPERTY);
+
+    /** WorkloadEngine sets jlstm.threads for the JVM: put back what the other tests of this JVM saw. */
+    @AfterEach
+    void restoreThreads() {
+        if (threadsBefore == null) {
+            System.clearProperty(WorkloadEngine.THREADS_PROPERTY);
+        } else {
+            System.setProperty(WorkloadEngine.THREADS_PROPERTY, threadsBefore);
+        }
+    }
 
     @Test
     void wrongArgumentsNameWhatWasExpected() {
@@ -19,7 +32,10 @@ class PairedCheckTest {
         assertTrue(number.contains("BLOCK") && number.contains("ten"), number);
         String ort = assertThrows(IllegalArgumentException.class,
                 () -> PairedCheck.check("W4", "1", "onnxruntime")).getMessage();
-        assertTrue(ort.contains("onnxruntime"), ort);
+        assertTrue(ort.contains("'onnxruntime'") && ort.contains("jlstm-java-bf16"), ort);
+        String many = assertThrows(IllegalArgumentException.class,
+                () -> PairedCheck.check("W4", "1", "jlstm-java", "100000", "100000")).getMessage();
+        assertTrue(many.contains("100000 x 100000"), many);
         String engine = assertThrows(IllegalArgumentException.class,
                 () -> PairedCheck.check("W4", "1", "tensorflow", "1", "1")).getMessage();
         assertTrue(engine.contains("tensorflow") && engine.contains("jlstm-java"), engine);
