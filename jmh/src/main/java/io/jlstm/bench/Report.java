@@ -351,10 +351,11 @@ public final class Report {
      * trials of one benchmark, the fastest.
      */
     record Ceilings(Map<Integer, Double> sgemmGflops, Map<Integer, Double> blasGemvGbs, Double javaGemvGbs,
-                    Map<Long, Map<Integer, Double>> readGbs) {
+                    Map<Long, Map<Integer, Double>> readGbs, Double handoffMicros) {
 
         boolean isEmpty() {
-            return sgemmGflops.isEmpty() && blasGemvGbs.isEmpty() && javaGemvGbs == null && readGbs.isEmpty();
+            return sgemmGflops.isEmpty() && blasGemvGbs.isEmpty() && javaGemvGbs == null && readGbs.isEmpty()
+                    && handoffMicros == null;
         }
 
         /**
@@ -389,6 +390,7 @@ public final class Report {
         Map<Integer, Double> blasGemv = new TreeMap<>();
         Map<Integer, Double> javaGemv = new TreeMap<>();
         Map<Long, Map<Integer, Double>> read = new TreeMap<>();
+        Double handoff = null;
         double gemvBytes = (double) RooflineBenchmark.GEMV_ROWS * RooflineBenchmark.GEMV_COLS * Float.BYTES;
         double n = RooflineBenchmark.GEMM_N;
         for (Trial t : trials) {
@@ -402,6 +404,7 @@ public final class Report {
                 case "sgemm2048" -> sgemm.merge(Integer.parseInt(t.param("threads")), 2 * n * n * n / ms, Math::max);
                 case "openblasGemv4MB" -> blasGemv.merge(Integer.parseInt(t.param("threads")), gemvBytes / ms, Math::max);
                 case "javaGemv4MB" -> javaGemv.merge(1, gemvBytes / ms, Math::max);
+                case "handoff" -> handoff = handoff == null ? t.micros() : Math.min(handoff, t.micros());
                 default -> {
                     // readNNMB_Tt / readNNKB_Tt: a 2-thread op reads half the bytes on each of two threads at once
                     var m = java.util.regex.Pattern.compile("read(\\d+)(MB|KB)_(\\d)t").matcher(name);
@@ -413,7 +416,7 @@ public final class Report {
                 }
             }
         }
-        return new Ceilings(sgemm, blasGemv, javaGemv.get(1), read);
+        return new Ceilings(sgemm, blasGemv, javaGemv.get(1), read, handoff);
     }
 
     /**
@@ -513,6 +516,11 @@ public final class Report {
         c.readGbs().forEach((bytes, perThreads) -> perThreads.forEach((t, g) -> md.append(String.format(Locale.ROOT,
                 "- Read bandwidth over %s, forward and backward in turn, %d thread%s: %.1f GB/s%n",
                 Ceilings.sizeLabel(bytes), t, t == 1 ? "" : "s", g))));
+        if (c.handoffMicros() != null) {
+            md.append(String.format(Locale.ROOT, "- Hand-off between two threads, a flag set by one and seen by the other "
+                    + "and back: %.2f µs round trip (a batch-1 step split across two threads waits for one one-way "
+                    + "hand-off, the other's half of h)%n", c.handoffMicros()));
+        }
 
         md.append("\nFloors: the least time a call can take here (see below), against the target time ")
                 .append("(the target ratio times ONNX Runtime's median) and the best jlstm engine:\n\n")

@@ -9,9 +9,12 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Group;
+import org.openjdk.jmh.annotations.GroupThreads;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
@@ -23,6 +26,7 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Threads;
 import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.infra.Control;
 import org.openjdk.jmh.infra.ThreadParams;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
@@ -45,6 +49,10 @@ import jdk.incubator.vector.VectorSpecies;
  *       weights (so a read starts on what the last one left in L2); GB/s = bytes / time. No product
  *       can stream its weights faster than they can be read in that order: the weight-streaming
  *       ceiling of W1, W2, W2x2 and W4.</li>
+ *   <li>{@code handoff}: two threads passing a flag back and forth (one sets it, the other sees it
+ *       and clears it); the time per op is one round trip, two one-way hand-offs between the two
+ *       cores. A batch-1 step split across two threads waits for one each step (each thread needs
+ *       the other's half of h), unless it has other work to do meanwhile.</li>
  * </ul>
  * {@code jmh/run-comparison} turns the times into GFLOP/s and GB/s in its report, from the median
  * time per op (sample time, as {@link WorkloadBenchmark} measures the workloads).
@@ -237,6 +245,32 @@ public class RooflineBenchmark {
     @Threads(2)
     public float read256KB_2t(ReadData d, Half h) {
         return read(d.small, h.index * (READ_SMALL / 2), READ_SMALL / 2, h);
+    }
+
+    /** The flag of {@link #handoff}: true once ping set it, false once pong cleared it. */
+    @State(Scope.Group)
+    public static class Flag {
+        final AtomicBoolean set = new AtomicBoolean();
+    }
+
+    /** Sets the flag once the other thread has cleared it: one op is one round trip (JMH's own sample 18). */
+    @Benchmark
+    @Group("handoff")
+    @GroupThreads(1)
+    public void ping(Flag f, Control control) {
+        while (!control.stopMeasurement && !f.set.compareAndSet(false, true)) {
+            Thread.onSpinWait();
+        }
+    }
+
+    /** Clears the flag once the other thread has set it. */
+    @Benchmark
+    @Group("handoff")
+    @GroupThreads(1)
+    public void pong(Flag f, Control control) {
+        while (!control.stopMeasurement && !f.set.compareAndSet(true, false)) {
+            Thread.onSpinWait();
+        }
     }
 
     @Benchmark

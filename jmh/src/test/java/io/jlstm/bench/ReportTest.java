@@ -76,6 +76,10 @@ class ReportTest {
                 """
                 { "benchmark": "io.jlstm.bench.RooflineBenchmark.read4MB_1t", "mode": "avgt", "params": {},
                   "primaryMetric": { "score": %s, "scoreError": 0, "scoreUnit": "us/op" } }""".formatted(readUs),
+                """
+                { "benchmark": "io.jlstm.bench.RooflineBenchmark.handoff", "mode": "sample", "params": {},
+                  "primaryMetric": { "score": 0.2, "scoreError": 0.3, "scoreUnit": "us/op",
+                                     "scorePercentiles": { "0.0": 0.03, "50.0": 0.06, "100.0": 40.0 } } }""",
                 trial("jlstm-java", "1", "W2", 5_000, 5_100),
                 trial("jlstm-java-bf16", "1", "W2", 2_700, 2_800),
                 trial("onnxruntime", "1", "W2", 4_800, 5_200),
@@ -87,6 +91,7 @@ class ReportTest {
         assertEquals(100, c.readFor(5.0 * (1 << 20), 1), 1e-9, "5 MiB: the 4 MiB read, the largest no larger");
         assertEquals(100, c.readFor(2.0 * (1 << 20), 1), 1e-9, "nothing measured over 2 MiB or less: the fastest read");
         assertEquals(null, c.readFor(2.0 * (1 << 20), 2), "no read ran on 2 threads");
+        assertEquals(0.06, c.handoffMicros(), 1e-12, "the hand-off's median round trip");
         // per layer the longer of: 99 recurrent products of 4 MiB at 100 GB/s, and their flops
         // with those of the projection (100 rows of 128 inputs onto 2048 gates) at 100 GFLOP/s
         double flopsNs = (99 * 2.0 * 512 * 2048 + 2.0 * 100 * 128 * 2048) / 100;
@@ -97,6 +102,7 @@ class ReportTest {
         assertEquals(null, Report.floorMicros(Workloads.Workload.W2, 2, false, c), "no 2-thread ceilings in this run");
 
         String md = Report.markdown(Report.rows(trials), trials, "test machine", "2026-12-02", "JDK 25");
+        assertTrue(md.contains("and back: 0.06 µs round trip"), md);
         // target 0.85 x 4800 = 4080 µs is below the 4152 µs floor, which no engine beat
         assertTrue(md.contains("| W2 | 1 | 5.00 ms | — | 2.70 ms | 4.80 ms | 1.04× (java) | 0.98× | ≤ 0.85× | out of reach (floor 0.87×) |"), md);
         assertTrue(md.contains("| W2 | fp32 | 1 | 4.15 ms | 4.08 ms | 5.00 ms (java) | 83 % | out of reach (floor 4.15 ms) |"), md);
