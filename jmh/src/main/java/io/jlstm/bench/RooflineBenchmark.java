@@ -258,9 +258,7 @@ public class RooflineBenchmark {
     @Group("handoff")
     @GroupThreads(1)
     public void ping(Flag f, Control control) {
-        while (!control.stopMeasurement && !f.set.compareAndSet(false, true)) {
-            Thread.onSpinWait();
-        }
+        pass(f, control, false);
     }
 
     /** Clears the flag once the other thread has set it. */
@@ -268,7 +266,12 @@ public class RooflineBenchmark {
     @Group("handoff")
     @GroupThreads(1)
     public void pong(Flag f, Control control) {
-        while (!control.stopMeasurement && !f.set.compareAndSet(true, false)) {
+        pass(f, control, true);
+    }
+
+    /** Spins until the flag reads {@code from}, then flips it; gives up when the iteration ends. */
+    private static void pass(Flag f, Control control, boolean from) {
+        while (!control.stopMeasurement && !f.set.compareAndSet(from, !from)) {
             Thread.onSpinWait();
         }
     }
