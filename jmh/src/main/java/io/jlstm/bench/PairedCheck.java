@@ -29,13 +29,16 @@ public final class PairedCheck {
     }
 
     public static void main(String[] args) throws Exception {
-        if (args.length < 2 || args.length > 5) {
-            System.err.println("usage: PairedCheck WORKLOAD THREADS [ENGINE] [BLOCK] [BLOCKS]  (WORKLOAD one of "
-                    + Arrays.toString(Workload.values()) + ", ENGINE one of " + WorkloadEngine.ENGINES
-                    + " except onnxruntime)");
+        String line;
+        try {
+            line = check(args);
+        } catch (IllegalArgumentException e) {
+            System.err.println("PairedCheck: " + e.getMessage());
+            System.err.println("usage: PairedCheck WORKLOAD THREADS [ENGINE] [BLOCK] [BLOCKS]");
             System.exit(2);
+            return;
         }
-        System.out.println(check(args));
+        System.out.println(line);
     }
 
     /**
@@ -62,14 +65,15 @@ public final class PairedCheck {
             throw new IllegalArgumentException("ENGINE is the jlstm engine compared with onnxruntime, one of "
                     + jlstmEngines + ", got '" + engine + "'");
         }
-        int block = args.length > 3 ? positive(args[3], "BLOCK") : switch (w) {
-            case W1 -> 8000;
-            case W4 -> 500;
-            case W2 -> 10;
-            case W2x2 -> 5;
-            case W3 -> 2;
+        int[] byWorkload = switch (w) { // calls per block, blocks per engine
+            case W1 -> new int[] {8000, 10};
+            case W4 -> new int[] {500, 30};
+            case W2 -> new int[] {10, 30};
+            case W2x2 -> new int[] {5, 30};
+            case W3 -> new int[] {2, 12};
         };
-        int blocks = args.length > 4 ? positive(args[4], "BLOCKS") : w == Workload.W3 ? 12 : w == Workload.W1 ? 10 : 30;
+        int block = args.length > 3 ? positive(args[3], "BLOCK") : byWorkload[0];
+        int blocks = args.length > 4 ? positive(args[4], "BLOCKS") : byWorkload[1];
         if ((long) block * blocks > 10_000_000) {
             throw new IllegalArgumentException("BLOCK x BLOCKS must be at most 10000000 calls per engine, got "
                     + block + " x " + blocks);

@@ -64,7 +64,7 @@ public class TrainingBenchmark {
     @Setup(Level.Trial)
     public void setUp() {
         // read once, when the step helper class loads: each trial runs in its own fork
-        System.setProperty(WorkloadBenchmark.THREADS_PROPERTY, Integer.toString(threads));
+        System.setProperty(WorkloadEngine.THREADS_PROPERTY, Integer.toString(threads));
         Random r = new Random(7);
         boolean fashion = example.startsWith("fashion");
         int samples = fashion ? 1024 : 900;

@@ -45,9 +45,6 @@ import org.openjdk.jmh.infra.Blackhole;
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
 public class WorkloadBenchmark {
 
-    /** Read by the runtime when it starts: threads for one product (step helper thread, OpenBLAS pool). */
-    static final String THREADS_PROPERTY = WorkloadEngine.THREADS_PROPERTY;
-
     @Param({"W1", "W2", "W2x2", "W3", "W4"})
     public String workload;
 

@@ -4,7 +4,6 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
-import io.jlstm.Prediction;
 import io.jlstm.Sequential;
 import io.jlstm.StreamingSession;
 import io.jlstm.Tensor;
@@ -154,8 +153,7 @@ final class WorkloadEngine implements AutoCloseable {
             session.step(stepInput, stepOutput);
             return stepOutput;
         }
-        Prediction p = model.predict(input);
-        return p;
+        return model.predict(input);
     }
 
     /** Closes the session, the model and ONNX Runtime's input and session, each even when one before it fails. */
