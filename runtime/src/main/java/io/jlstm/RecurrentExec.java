@@ -281,6 +281,46 @@ final class RecurrentExec extends LayerExec {
         }
     }
 
+    /**
+     * One streaming step of batch 1 for an LSTM layer on this thread, its two products panel by
+     * panel: for each panel of gate columns, in the state's panel order, {@code x·W} then
+     * {@code h·U} onto the bias, then the cells. Each step reads the panel pairs in the opposite
+     * order to the step before, so it starts on the pairs the previous step read last: with both
+     * kernels together larger than L2 (W1: 1.3 MB), whole products read W's panels first each step,
+     * the ones read longest ago, and lose them and part of U from L2; panel by panel a W1 step took
+     * 14.6-15.1 µs against 15.0-15.4 (one core, ad hoc harness, alternating blocks). Each column gets
+     * the same sums in the same order as from {@link #projectInputs} and {@link #step}, so the
+     * same bits. Returns false, having done nothing, for a GRU or when a product would be split
+     * across threads.
+     */
+    boolean streamStep(Kernels k, MemorySegment x, MemorySegment xp, StepState s) {
+        if (!lstm || (StepPool.get() != null && splits())) {
+            return false;
+        }
+        if (inputBias != null) {
+            MemorySegment.copy(inputBias, 0, xp, 0, (long) width * Float.BYTES);
+        } else {
+            zero(xp, width);
+        }
+        boolean down = s.descending;
+        s.descending = !down;
+        int panel = packedFor.panelWidth();
+        int panels = (width + panel - 1) / panel;
+        for (int q = 0; q < panels; q++) {
+            int j0 = (down ? panels - 1 - q : q) * panel;
+            int j1 = Math.min(width, j0 + panel);
+            if (bf16) {
+                packedFor.gemvPackedBf16(inputFeatures, width, packedInput, 0, x, 0, xp, 0, j0, j1, false);
+                packedFor.gemvPackedBf16(units, width, packedRecurrent, 0, s.h, 0, xp, 0, j0, j1, false);
+            } else {
+                packedFor.gemvPacked(inputFeatures, width, packedInput, 0, x, 0, xp, 0, j0, j1, false);
+                packedFor.gemvPacked(units, width, packedRecurrent, 0, s.h, 0, xp, 0, j0, j1, false);
+            }
+        }
+        lstmRows(k, xp, 0, width, s, 0, 1);
+        return true;
+    }
+
     /** Below this many units (batch x H) one thread updates the LSTM cells faster than a hand-off. */
     static final long MIN_SPLIT_CELLS = 4096;
 

@@ -165,6 +165,11 @@ public final class StreamingSession implements AutoCloseable {
                     continue;
                 }
                 MemorySegment xp = gateBuffers[i];
+                if (batch == 1 && r.streamStep(ctx.kernels(), current, xp, states[i])) {
+                    // one thread: the two products panel by panel (RecurrentExec#streamStep)
+                    current = states[i].h;
+                    continue;
+                }
                 r.projectInputs(current, 0, r.inputFeatures, batch, xp, states[i].descending);
                 r.step(ctx.backend(), ctx.kernels(), xp, 0, r.width, batch, states[i], false);
                 current = states[i].h;

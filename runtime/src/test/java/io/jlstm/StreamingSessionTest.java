@@ -96,6 +96,41 @@ class StreamingSessionTest {
         }
     }
 
+    /**
+     * On one thread a streaming LSTM step runs its two products panel by panel
+     * (RecurrentExec#streamStep), in alternating panel order: each column still gets the sums of
+     * predict's projection and recurrent product in the same order, so the very same bits. Widths of
+     * one, several and a partial last panel, a stacked layer fed by the first.
+     */
+    @Test
+    void oneThreadStepsGivePredictsBits() {
+        for (int units : new int[] {8, 37, 64, 200}) {
+            LayerSpec[] layers = {LstmSpec.of(units).returnSequences(true), LstmSpec.of(units)};
+            int features = 20;
+            int steps = 6;
+            try (Sequential model = Models.build(11, features, Backends.java(), layers);
+                 StreamingSession session = model.newSession(1)) {
+                Tensor x = Models.random(new Random(3), 1f, 1, steps, features);
+                for (int t = 0; t < steps; t++) {
+                    float[] xt = new float[features];
+                    for (int f = 0; f < features; f++) {
+                        xt[f] = x.get(0, t, f);
+                    }
+                    float[] out = new float[units];
+                    session.step(xt, out);
+                    Tensor prefix = Tensor.allocate(1, t + 1, features);
+                    for (int u = 0; u <= t; u++) {
+                        for (int f = 0; f < features; f++) {
+                            prefix.set(x.get(0, u, f), 0, u, f);
+                        }
+                    }
+                    assertArrayEquals(model.predict(prefix).output().toFloatArray(), out,
+                            units + " units, step " + t + ": session and predict differ in some bit");
+                }
+            }
+        }
+    }
+
     @Test
     void eightThreadsStreamingTheirOwnSessionsMatchOneThread() throws Exception {
         try (Sequential model = Models.build(8, 6, Backends.java(), LstmSpec.of(48).returnSequences(true),
