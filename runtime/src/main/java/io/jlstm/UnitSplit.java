@@ -20,20 +20,34 @@ import java.util.concurrent.atomic.AtomicLongArray;
  *
  * <p>The weights of each part (its gate columns of the input and recurrent kernels, its bias) are
  * packed once at load into the model's arena, in the layer's precision for the recurrent product
- * and in float32 for the projection, which runs {@link #CHUNK} steps at a time into the part's own
- * gate rows. Memory: about as much again as the layer's packed weights, plus a workspace of a few
- * rows, all in the model's arena (freed when the model closes), and for an input the helper may
- * not read a copy kept between calls (see {@link #staged}). One sequence at a time uses the
- * workspace; a second caller meanwhile, or a caller that finds the step helper busy, runs the
- * sequence on its own thread. Results are bit-identical to one thread's: each gate column gets
+ * and in float32 for the projection, which runs up to {@link #MAX_CHUNK} steps at a time into
+ * the part's own gate rows. Memory: about as much again as the layer's packed weights, plus a
+ * workspace of up to {@link #MAX_CHUNK} gate rows per part, all in the model's arena (freed when
+ * the model closes), and for an input the helper may not read a copy kept between calls (see
+ * {@link #staged}). One sequence at a time uses the workspace; a second caller meanwhile, or a
+ * caller that finds the step helper busy, runs the sequence on its own thread. Results are bit-identical to one thread's: each gate column gets
  * the same products in the same order whichever thread computes it, from the same decoded weights
  * (with 16-bit weights only layers whose halves pair columns as the whole layer does are split,
  * see {@link #worthIt}, and one-row projections use the 16-bit input kernel as the unsplit path).
  */
 final class UnitSplit {
 
-    /** Steps whose input projection a part computes at once (one small GEMM into its gate rows). */
-    static final int CHUNK = 32;
+    /**
+     * Most steps whose input projection a part computes at once (one GEMM into its gate rows); a
+     * sequence is cut into as few chunks as that allows, of even length. Each chunk reads the
+     * part's packed input kernel again, from L3 once the steps between have streamed the recurrent
+     * kernel through L2, and a short last chunk reads it all for a few rows: in chunks of 32 (100 =
+     * 3 x 32 + 4), the second layer of W2x2 (512 inputs: 2 MiB per part) projected at 72-79 GFLOP/s
+     * a thread, in one chunk at 94-96, and W2x2 on two threads took 6.48-6.59 ms a call against
+     * 6.71-6.96 (medians, one JVM, alternating blocks); W2 and W4 did not move.
+     */
+    static final int MAX_CHUNK = 128;
+
+    /** Rows of each projection chunk of a sequence of {@code steps}: the fewest chunks of at most {@link #MAX_CHUNK}, evenly. */
+    static int chunkRows(int steps) {
+        int chunks = Math.max(1, (steps + MAX_CHUNK - 1) / MAX_CHUNK);
+        return (steps + chunks - 1) / chunks;
+    }
 
     /** Spacing of the two progress counters in their array (longs): 128 bytes, two cache lines. */
     private static final int PAD = 16;
@@ -80,7 +94,7 @@ final class UnitSplit {
                 packedW[p] = RecurrentExec.packed(kernels, arena, in, cols, w, 0, cols, false);
                 packedW16[p] = bf16 ? RecurrentExec.packed(kernels, arena, in, cols, w, 0, cols, true) : null;
                 this.bias[p] = bias == null ? null : gather(bias, 1, p, arena);
-                gates[p] = arena.allocate((long) CHUNK * cols * Float.BYTES, 64);
+                gates[p] = arena.allocate((long) MAX_CHUNK * cols * Float.BYTES, 64);
                 hBuf[p] = arena.allocate((long) units * Float.BYTES, 64);
             }
         }
@@ -292,8 +306,9 @@ final class UnitSplit {
             long rowBytes = (long) cols * Float.BYTES;
             long hBytes = (long) units * Float.BYTES;
             boolean down = false;
-            for (int i0 = 0; i0 < steps; i0 += CHUNK) {
-                int rows = Math.min(CHUNK, steps - i0);
+            int chunk = chunkRows(steps);
+            for (int i0 = 0; i0 < steps; i0 += chunk) {
+                int rows = Math.min(chunk, steps - i0);
                 int tLow = back ? steps - i0 - rows : i0;
                 if (bias[p] != null) {
                     for (long r = 0; r < rows; r++) {

@@ -64,13 +64,13 @@ class TwoThreadStepTest {
                 }
             }
             // batch 1 split by units (UnitSplit): odd units (65 + 66), more steps than one projection
-            // chunk, backwards, from given initial states, returning its states
+            // chunk (259: three chunks of 87, 87, 85), backwards, from given initial states, returning its states
             try (Sequential back = Models.build(6, 32, io.jlstm.backend.Backends.java(),
                     io.jlstm.layers.LstmSpec.of(131).goBackwards(true).returnState(true))) {
                 java.util.Random r = new java.util.Random(15);
                 PredictOptions opts = PredictOptions.defaults().initialState(0, Models.random(r, 1f, 1, 131),
                         Models.random(r, 1f, 1, 131));
-                for (Tensor t : back.predict(Models.random(r, 1f, 1, 70, 32), opts).outputs().values()) {
+                for (Tensor t : back.predict(Models.random(r, 1f, 1, 259, 32), opts).outputs().values()) {
                     for (float v : t.toFloatArray()) {
                         sb.append(Float.floatToRawIntBits(v)).append('\n');
                     }
@@ -145,6 +145,16 @@ class TwoThreadStepTest {
 
     private static String run(int threads) throws Exception {
         return ChildJvm.run(TwoThreadStepTest.class, "jlstm.threads=" + threads, "jlstm.backend=java");
+    }
+
+    /** A split sequence projects its inputs in as few chunks of at most MAX_CHUNK steps as it can, of even length. */
+    @Test
+    void projectionChunksAreFewAndEven() {
+        assertEquals(128, UnitSplit.MAX_CHUNK);
+        int[][] stepsAndRows = {{1, 1}, {50, 50}, {100, 100}, {128, 128}, {129, 65}, {259, 87}, {1000, 125}};
+        for (int[] c : stepsAndRows) {
+            assertEquals(c[1], UnitSplit.chunkRows(c[0]), c[0] + " steps");
+        }
     }
 
     @Test
