@@ -134,6 +134,8 @@ final class RecurrentExec extends LayerExec {
         final MemorySegment rh;  // GRU reset_before: [B, H]
         final MemorySegment hph; // GRU reset_before: [B, H]
         final LstmRows lstmRows; // LSTM: the cell updates split across two threads (reused every step)
+        /** Streaming steps run by {@link #streamStep} (for tests). */
+        long streamSteps;
         /** The panel order of this step's products: flipped after every step, so that each step
          *  starts on the weights the previous one read last (still in cache); see Kernels#gemvPacked. */
         boolean descending;
@@ -291,12 +293,13 @@ final class RecurrentExec extends LayerExec {
      * 14.6-15.1 µs against 15.0-15.4 (one core, ad hoc harness, alternating blocks). Each column gets
      * the same sums in the same order as from {@link #projectInputs} and {@link #step}, so the
      * same bits. Returns false, having done nothing, for a GRU or when a product would be split
-     * across threads.
+     * across threads (two configured and the product at least {@link StepPool#MIN_SPLIT}).
      */
     boolean streamStep(Kernels k, MemorySegment x, MemorySegment xp, StepState s) {
-        if (!lstm || (StepPool.get() != null && splits())) {
+        if (!lstm || splits()) { // splits(): some product would go to StepPool (not StepPool.get(), which starts it)
             return false;
         }
+        s.streamSteps++;
         if (inputBias != null) {
             MemorySegment.copy(inputBias, 0, xp, 0, (long) width * Float.BYTES);
         } else {

@@ -226,6 +226,11 @@ public final class StreamingSession implements AutoCloseable {
         return Tensor.wrap(s.asReadOnly(), batch, r.units); // a view: writes would corrupt the next step
     }
 
+    /** How many steps recurrent layer {@code layer} ran through RecurrentExec#streamStep (for tests). */
+    long streamSteps(int layer) {
+        return states[layer] == null ? 0 : states[layer].streamSteps;
+    }
+
     private RecurrentExec recurrentLayer(int layer) {
         if (layer < 0 || layer >= layers.length) {
             throw new IllegalArgumentException("layer " + layer + " does not exist (the model has " + layers.length

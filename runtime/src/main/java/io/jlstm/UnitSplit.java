@@ -22,19 +22,22 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * packed once at load into the model's arena, in the layer's precision for the recurrent product
  * and in float32 for the projection, which runs up to {@link #MAX_CHUNK} steps at a time into
  * the part's own gate rows. Memory: about as much again as the layer's packed weights, plus a
- * workspace of up to {@link #MAX_CHUNK} gate rows per part, all in the model's arena (freed when
- * the model closes), and for an input the helper may not read a copy kept between calls (see
- * {@link #staged}). One sequence at a time uses the workspace; a second caller meanwhile, or a
- * caller that finds the step helper busy, runs the sequence on its own thread. Results are bit-identical to one thread's: each gate column gets
- * the same products in the same order whichever thread computes it, from the same decoded weights
- * (with 16-bit weights only layers whose halves pair columns as the whole layer does are split,
- * see {@link #worthIt}, and one-row projections use the 16-bit input kernel as the unsplit path).
+ * workspace allocated at load: {@link #MAX_CHUNK} gate rows per part, 128 × 4H floats in all
+ * (about 2 KiB per unit), all in the model's arena (freed when the model closes), and for an
+ * input the helper may not read a copy kept between calls (see {@link #staged}). One sequence at
+ * a time uses the workspace; a second caller meanwhile, or a caller that finds the step helper
+ * busy, runs the sequence on its own thread. Results are bit-identical to one thread's: each gate
+ * column gets the same products in the same order whichever thread computes it, from the same
+ * decoded weights (with 16-bit weights only layers whose halves pair columns as the whole layer
+ * does are split, see {@link #worthIt}, and one-row projections use the 16-bit input kernel as
+ * the unsplit path).
  */
 final class UnitSplit {
 
     /**
      * Most steps whose input projection a part computes at once (one GEMM into its gate rows); a
-     * sequence is cut into as few chunks as that allows, of even length. Each chunk reads the
+     * sequence is cut into as few chunks as that allows, of nearly even length (the last up to one
+     * row per chunk shorter). Each chunk reads the
      * part's packed input kernel again, from L3 once the steps between have streamed the recurrent
      * kernel through L2, and a short last chunk reads it all for a few rows: in chunks of 32 (100 =
      * 3 x 32 + 4), the second layer of W2x2 (512 inputs: 2 MiB per part) projected at 72-79 GFLOP/s
@@ -43,10 +46,16 @@ final class UnitSplit {
      */
     static final int MAX_CHUNK = 128;
 
-    /** Rows of each projection chunk of a sequence of {@code steps}: the fewest chunks of at most {@link #MAX_CHUNK}, evenly. */
+    /**
+     * Rows of each projection chunk of a sequence of {@code steps} (at least 1): the fewest chunks
+     * of at most {@link #MAX_CHUNK} rows, as even as they can be (no int overflow for any steps).
+     */
     static int chunkRows(int steps) {
-        int chunks = Math.max(1, (steps + MAX_CHUNK - 1) / MAX_CHUNK);
-        return (steps + chunks - 1) / chunks;
+        if (steps <= 0) {
+            return 1;
+        }
+        int chunks = (steps - 1) / MAX_CHUNK + 1;
+        return (steps - 1) / chunks + 1;
     }
 
     /** Spacing of the two progress counters in their array (longs): 128 bytes, two cache lines. */

@@ -99,12 +99,13 @@ class StreamingSessionTest {
     /**
      * On one thread a streaming LSTM step runs its two products panel by panel
      * (RecurrentExec#streamStep), in alternating panel order: each column still gets the sums of
-     * predict's projection and recurrent product in the same order, so the very same bits. Widths of
-     * one, several and a partial last panel, a stacked layer fed by the first.
+     * predict's projection and recurrent product in the same order, so the very same bits. Widths
+     * of one partial panel (8 units: 32 columns), of exactly one 512-bit panel (32 units), of several
+     * with a partial last one, a stacked layer fed by the first.
      */
     @Test
     void oneThreadStepsGivePredictsBits() {
-        for (int units : new int[] {8, 37, 64, 200}) {
+        for (int units : new int[] {8, 32, 37, 64, 200}) {
             LayerSpec[] layers = {LstmSpec.of(units).returnSequences(true), LstmSpec.of(units)};
             int features = 20;
             int steps = 6;
@@ -126,6 +127,43 @@ class StreamingSessionTest {
                     }
                     assertArrayEquals(model.predict(prefix).output().toFloatArray(), out,
                             units + " units, step " + t + ": session and predict differ in some bit");
+                }
+                if (io.jlstm.backend.StepPool.THREADS == 1) { // else the larger layers split their products
+                    assertEquals(steps, session.streamSteps(0), units + " units: steps through streamStep, layer 0");
+                    assertEquals(steps, session.streamSteps(1), units + " units: steps through streamStep, layer 1");
+                }
+            }
+        }
+    }
+
+    /**
+     * The same for bfloat16 weights and for an LSTM without bias, against a one-step predict from
+     * the session's previous state (a one-row predict projects with the 16-bit input kernel, as a
+     * streamed step does; a longer one projects in float32).
+     */
+    @Test
+    void oneThreadBf16AndBiaslessStepsGiveOneStepPredictsBits() {
+        int features = 20;
+        for (WeightPrecision precision : new WeightPrecision[] {WeightPrecision.BF16, WeightPrecision.FP32}) {
+            for (int units : new int[] {37, 64}) {
+                LstmSpec spec = precision == WeightPrecision.BF16 ? LstmSpec.of(units) : LstmSpec.of(units).useBias(false);
+                String what = precision + (spec.useBias() ? "" : ", no bias") + ", " + units + " units";
+                try (Sequential model = Models.build(13, features, Backends.java(), precision, spec);
+                     StreamingSession session = model.newSession(1)) {
+                    Random r = new Random(4);
+                    for (int t = 0; t < 5; t++) {
+                        Tensor h = Tensor.of(session.state(0, 0).toFloatArray(), 1, units);
+                        Tensor c = Tensor.of(session.state(0, 1).toFloatArray(), 1, units);
+                        Tensor x = Models.random(r, 1f, 1, 1, features);
+                        float[] out = new float[units];
+                        session.step(x.toFloatArray(), out);
+                        float[] expected = model.predict(x, PredictOptions.defaults().initialState(0, h, c)).output()
+                                .toFloatArray();
+                        assertArrayEquals(expected, out, what + ", step " + t + ": session and predict differ in some bit");
+                    }
+                    if (io.jlstm.backend.StepPool.THREADS == 1) {
+                        assertEquals(5, session.streamSteps(0), what + ": steps through streamStep");
+                    }
                 }
             }
         }

@@ -1,6 +1,7 @@
 package io.jlstm;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
 
@@ -147,14 +148,21 @@ class TwoThreadStepTest {
         return ChildJvm.run(TwoThreadStepTest.class, "jlstm.threads=" + threads, "jlstm.backend=java");
     }
 
-    /** A split sequence projects its inputs in as few chunks of at most MAX_CHUNK steps as it can, of even length. */
+    /** A split sequence projects its inputs in as few chunks of at most MAX_CHUNK steps as it can, nearly even. */
     @Test
-    void projectionChunksAreFewAndEven() {
-        assertEquals(128, UnitSplit.MAX_CHUNK);
+    void projectionChunksAreFewAndNearlyEven() {
         int[][] stepsAndRows = {{1, 1}, {50, 50}, {100, 100}, {128, 128}, {129, 65}, {259, 87}, {1000, 125}};
         for (int[] c : stepsAndRows) {
             assertEquals(c[1], UnitSplit.chunkRows(c[0]), c[0] + " steps");
         }
+        for (int steps = 1; steps <= 5000; steps++) {
+            int rows = UnitSplit.chunkRows(steps);
+            int chunks = (steps + rows - 1) / rows;
+            assertTrue(rows >= 1 && rows <= UnitSplit.MAX_CHUNK, steps + " steps: chunks of " + rows + " rows");
+            assertEquals((steps + UnitSplit.MAX_CHUNK - 1) / UnitSplit.MAX_CHUNK, chunks, steps + " steps: not the fewest chunks");
+            assertTrue((long) chunks * rows - steps < chunks, steps + " steps in chunks of " + rows + ": the last too short");
+        }
+        assertTrue(UnitSplit.chunkRows(Integer.MAX_VALUE) <= UnitSplit.MAX_CHUNK, "no overflow");
     }
 
     @Test
