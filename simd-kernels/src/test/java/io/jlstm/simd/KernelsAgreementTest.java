@@ -223,6 +223,39 @@ class KernelsAgreementTest {
         }
     }
 
+    /**
+     * The tanh/sigmoid LSTM cell, which the vector kernels run in one pass with the activations in
+     * registers, on every special input (zeros, subnormals, the tiny cut-off, the clamp, infinities,
+     * NaNs) in every gate and in c.
+     */
+    @ParameterizedTest(name = "{0} bits")
+    @ValueSource(ints = {128, 256, 512})
+    void defaultCellIsBitwiseEqualOnSpecialInputs(int bits) {
+        Kernels v = Fixtures.vectorOrSkip(bits);
+        int n = SPECIALS.length;
+        for (int u : new int[] {n, 64, 301}) {
+            for (int shift = 0; shift < 4; shift++) {
+                float[] gates = new float[4 * u];
+                float[] c = new float[u];
+                for (int i = 0; i < gates.length; i++) {
+                    gates[i] = SPECIALS[(i * 7 + shift) % n];
+                }
+                for (int i = 0; i < u; i++) {
+                    c[i] = SPECIALS[(i * 3 + 5 * shift) % n];
+                }
+                MemorySegment c1 = segment(c, 1);
+                MemorySegment c2 = segment(c, 1);
+                MemorySegment h1 = segment(new float[u], 3);
+                MemorySegment h2 = segment(new float[u], 3);
+                SCALAR.lstmCell(segment(gates, 2), 2, c1, 1, h1, 3, u, Activation.TANH, Activation.SIGMOID);
+                v.lstmCell(segment(gates, 2), 2, c2, 1, h2, 3, u, Activation.TANH, Activation.SIGMOID);
+                String what = "units=" + u + " shift=" + shift;
+                assertBitwise(read(c1, 0, u + 2), read(c2, 0, u + 2), "lstm c " + what);
+                assertBitwise(read(h1, 0, u + 6), read(h2, 0, u + 6), "lstm h " + what);
+            }
+        }
+    }
+
     @ParameterizedTest(name = "{0} bits")
     @ValueSource(ints = {128, 256, 512})
     void cellsAreBitwiseEqual(int bits) {
