@@ -186,14 +186,7 @@ final class RecurrentExec extends LayerExec {
      * one time step). {@code descending} is the panel order (the step state's, for one step's rows).
      */
     void projectInputs(MemorySegment x, long xOff, int ldx, int rows, MemorySegment xp, boolean descending) {
-        if (inputBias != null) {
-            long rowBytes = (long) width * Float.BYTES;
-            for (long r = 0; r < rows; r++) {
-                MemorySegment.copy(inputBias, 0, xp, r * rowBytes, rowBytes);
-            }
-        } else {
-            zero(xp, (long) rows * width);
-        }
+        biasRows(xp, rows);
         if (rows == 1) {
             // one row (a streaming batch-1 step): a packed gemv, like the recurrent product
             gemvPacked(inputFeatures, width, packedInput, x, xOff, xp, 0, 0, width, descending);
@@ -202,6 +195,18 @@ final class RecurrentExec extends LayerExec {
         // float32 panels packed at load: faster than the backend's sgemm on every workload
         // measured (W2 1t 14.1 ms against 15.7 ms with OpenBLAS's, W3 1t 142 against 172 ms)
         gemmPacked(rows, inputFeatures, width, packedInputRows, x, xOff, ldx, xp, 0, width, descending);
+    }
+
+    /** Sets the first {@code rows} rows of {@code xp} ([rows, G·H]) to the input bias, or to zero without one. */
+    private void biasRows(MemorySegment xp, int rows) {
+        if (inputBias != null) {
+            long rowBytes = (long) width * Float.BYTES;
+            for (long r = 0; r < rows; r++) {
+                MemorySegment.copy(inputBias, 0, xp, r * rowBytes, rowBytes);
+            }
+        } else {
+            zero(xp, (long) rows * width);
+        }
     }
 
     /** Zeros the first {@code count} floats of {@code seg} (no slice: this runs in allocation-free steps). */
@@ -300,11 +305,7 @@ final class RecurrentExec extends LayerExec {
             return false;
         }
         s.streamSteps++;
-        if (inputBias != null) {
-            MemorySegment.copy(inputBias, 0, xp, 0, (long) width * Float.BYTES);
-        } else {
-            zero(xp, width);
-        }
+        biasRows(xp, 1);
         boolean down = s.descending;
         s.descending = !down;
         int panel = packedFor.panelWidth();
@@ -312,13 +313,9 @@ final class RecurrentExec extends LayerExec {
         for (int q = 0; q < panels; q++) {
             int j0 = (down ? panels - 1 - q : q) * panel;
             int j1 = Math.min(width, j0 + panel);
-            if (bf16) {
-                packedFor.gemvPackedBf16(inputFeatures, width, packedInput, 0, x, 0, xp, 0, j0, j1, false);
-                packedFor.gemvPackedBf16(units, width, packedRecurrent, 0, s.h, 0, xp, 0, j0, j1, false);
-            } else {
-                packedFor.gemvPacked(inputFeatures, width, packedInput, 0, x, 0, xp, 0, j0, j1, false);
-                packedFor.gemvPacked(units, width, packedRecurrent, 0, s.h, 0, xp, 0, j0, j1, false);
-            }
+            // this layer's precision, on this thread (neither product reaches StepPool.MIN_SPLIT)
+            gemvPacked(inputFeatures, width, packedInput, x, 0, xp, 0, j0, j1, false);
+            gemvPacked(units, width, packedRecurrent, s.h, 0, xp, 0, j0, j1, false);
         }
         lstmRows(k, xp, 0, width, s, 0, 1);
         return true;
