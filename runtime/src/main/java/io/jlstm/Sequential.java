@@ -106,6 +106,11 @@ public final class Sequential implements AutoCloseable {
         return layers.get(i) instanceof RecurrentExec r && r.unitSplit != null ? r.unitSplit.completed() : 0;
     }
 
+    /** Half steps of layer i's split sequences that the caller's thread took over from the helper (tests). */
+    long unitSplitStolen(int i) {
+        return layers.get(i) instanceof RecurrentExec r && r.unitSplit != null ? r.unitSplit.stolen() : 0;
+    }
+
     private static boolean splitsSteps(LayerExec layer) {
         return switch (layer) {
             case RecurrentExec r -> r.splits();

@@ -30,7 +30,8 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * column gets the same products in the same order whichever thread computes it, from the same
  * decoded weights (with 16-bit weights only layers whose halves pair columns as the whole layer
  * does are split, see {@link #worthIt}, and one-row projections use the 16-bit input kernel as
- * the unsplit path).
+ * the unsplit path). When the helper falls behind by a whole step (the OS descheduled it), the
+ * caller's thread computes the helper's halves of the steps until it is back (see {@link #part}).
  */
 final class UnitSplit {
 
@@ -58,7 +59,7 @@ final class UnitSplit {
         return (steps - 1) / chunks + 1;
     }
 
-    /** Spacing of the two progress counters in their array (longs): 128 bytes, two cache lines. */
+    /** Spacing of the two progress counters and the claim counter in their array (longs): 128 bytes, two cache lines. */
     private static final int PAD = 16;
 
     private final RecurrentExec layer;
@@ -74,7 +75,7 @@ final class UnitSplit {
     private final MemorySegment[] gates = new MemorySegment[2];
     private final MemorySegment[] hBuf = new MemorySegment[2];
     private final MemorySegment c;
-    private final AtomicLongArray progress = new AtomicLongArray(2 * PAD);
+    private final AtomicLongArray progress = new AtomicLongArray(3 * PAD);
     private final AtomicBoolean busy = new AtomicBoolean();
     private volatile boolean failed;
 
@@ -196,6 +197,7 @@ final class UnitSplit {
             }
             progress.set(0, 0);
             progress.set(PAD, 0);
+            progress.set(CLAIM, 0);
             failed = false;
             boolean zeroStart = init == null;
             MemorySegment input = x;
@@ -295,74 +297,188 @@ final class UnitSplit {
     }
 
     /**
-     * Part p of the sequence. Step i reads h<sub>i-1</sub> from {@code hBuf[i & 1]} and writes its
-     * units of h<sub>i</sub> to {@code hBuf[(i + 1) & 1]}; the barrier after each step makes both
-     * halves of h<sub>i</sub> visible before either thread reads them, and a thread writes a buffer
-     * again only after the other has finished the step that read it. Part 0 (the caller's thread)
-     * copies each whole h<sub>i</sub> to {@code out}, so the helper never touches the caller's memory
-     * but {@code x}.
+     * How long the caller's thread waits at a step's barrier before it looks whether the helper
+     * has started its half of the step at all: in normal running the helper claims its half within
+     * a fraction of a microsecond of the barrier before (it spins there), and the caller arrives
+     * after computing its own half, so an unclaimed half then means the helper is not running (not
+     * yet woken, or descheduled by the OS for a time slice of milliseconds). With one busy-looping
+     * process beside it on the 2 vCPUs, W2 on two threads took 6.1-6.2 ms a call (median; mean
+     * 8.1) against 7.2-8.2 ms (mean 30.9, the 90th percentile 110 ms) without the take-over, in one
+     * JVM with both versions, and the same without the other process.
+     */
+    static final long STEAL_NANOS = 20_000;
+
+    /**
+     * How long a thread spins at a barrier before it also yields its core at each look: a wait that
+     * long (several steps of a large layer) means the other thread is not running, maybe because
+     * the OS put it behind this one on the same core.
+     */
+    static final long YIELD_NANOS = 50_000;
+
+    /** Slot of the helper-half claim counter in {@link #progress}: the steps of part 1 claimed so far. */
+    private static final int CLAIM = 2 * PAD;
+
+    /** Test hook: when positive, the helper sleeps this long before claiming every eighth step (from step 3). */
+    static volatile long helperDelayNanos;
+
+    /** Part-1 half steps the caller's thread computed itself (written by the caller under {@link #busy}). */
+    private volatile long stolen;
+
+    /** Half steps of part 1 that the caller's thread computed because the helper had not started them. */
+    long stolen() {
+        return stolen;
+    }
+
+    /**
+     * Part p of the sequence, each step as two half steps: half q computes part q's gate columns
+     * (after projecting part q's chunk of steps, at a chunk's first step) and updates part q's
+     * cells. Step i reads h<sub>i-1</sub> from {@code hBuf[i & 1]} and writes h<sub>i</sub> to
+     * {@code hBuf[(i + 1) & 1]}; neither half of step i starts before both halves of step i - 1
+     * are done, and a buffer is written again only after the step that read it is done.
+     *
+     * <p>The caller's thread (p = 0) computes every half 0. A half 1 goes to whichever thread claims
+     * it first: the helper as soon as the step before is done, or the caller when the helper has not
+     * claimed it by the time the caller's own half is done and {@link #STEAL_NANOS} more have passed
+     * (at once while the caller is taking over, until the helper claims a half again). So when the OS
+     * deschedules the helper for a time slice, the sequence goes on at one thread's speed instead of
+     * waiting for it. Which thread computes a half changes no bit: the same weights, buffers and
+     * order of sums, with the panel order set by the step number. The caller copies each whole
+     * h<sub>i</sub> to {@code out}, so the helper never touches the caller's memory but {@code x}.
      */
     private void part(int p, MemorySegment x, int steps, boolean zeroStart, MemorySegment out, boolean seq) {
         try {
-            int n = count[p];
-            int f = from[p];
-            int cols = 4 * n;
-            int in = layer.inputFeatures;
-            boolean back = layer.rspec.goBackwards();
-            Activation act = layer.rspec.activation();
-            Activation rec = layer.rspec.recurrentActivation();
-            MemorySegment g = gates[p];
-            long rowBytes = (long) cols * Float.BYTES;
-            long hBytes = (long) units * Float.BYTES;
-            boolean down = false;
-            int chunk = chunkRows(steps);
-            for (int i0 = 0; i0 < steps; i0 += chunk) {
-                int rows = Math.min(chunk, steps - i0);
-                int tLow = back ? steps - i0 - rows : i0;
-                if (bias[p] != null) {
-                    for (long r = 0; r < rows; r++) {
-                        MemorySegment.copy(bias[p], 0, g, r * rowBytes, rowBytes);
-                    }
-                } else {
-                    g.asSlice(0, rows * rowBytes).fill((byte) 0);
-                }
-                if (layer.bf16 && steps == 1) {
-                    // one row, as the unsplit path projects it: a gemv over the 16-bit input kernel
-                    kernels.gemvPackedBf16(in, cols, packedW16[p], 0, x, 0, g, 0, 0, cols, false);
-                } else {
-                    kernels.gemmPacked(rows, in, cols, x, (long) tLow * in, in, packedW[p], 0, g, 0, cols, 0, cols, false);
-                }
-                for (int j = 0; j < rows; j++) {
-                    int i = i0 + j;
-                    int t = back ? steps - 1 - i : i;
-                    long row = (long) (t - tLow) * cols;
-                    MemorySegment hPrev = hBuf[i & 1];
-                    MemorySegment hNext = hBuf[(i + 1) & 1];
-                    if (!(zeroStart && i == 0)) {
-                        if (layer.bf16) {
-                            kernels.gemvPackedBf16(units, cols, packedU[p], 0, hPrev, 0, g, row, 0, cols, down);
-                        } else {
-                            kernels.gemvPacked(units, cols, packedU[p], 0, hPrev, 0, g, row, 0, cols, down);
-                        }
-                        down = !down;
-                    }
-                    kernels.lstmCell(g, row, c, f, hNext, f, n, act, rec);
-                    progress.set(p * PAD, i + 1);
-                    int other = (1 - p) * PAD;
-                    while (progress.get(other) <= i) {
-                        if (failed) {
-                            throw new OtherHalfFailed();
-                        }
-                        Thread.onSpinWait();
-                    }
-                    if (p == 0 && seq) {
-                        MemorySegment.copy(hNext, 0, out, (long) i * hBytes, hBytes);
-                    }
-                }
+            if (p == 0) {
+                callerPart(x, steps, zeroStart, out, seq);
+            } else {
+                helperPart(x, steps, zeroStart);
             }
         } catch (Throwable e) {
             failed = true;
             throw e;
         }
+    }
+
+    private void callerPart(MemorySegment x, int steps, boolean zeroStart, MemorySegment out, boolean seq) {
+        int chunk = chunkRows(steps);
+        long hBytes = (long) units * Float.BYTES;
+        boolean takingOver = false;
+        long took = 0;
+        for (int i = 0; i < steps; i++) {
+            halfStep(0, x, steps, chunk, i, zeroStart);
+            progress.set(0, i + 1);
+            if (progress.get(PAD) <= i) {
+                boolean tried = false;
+                boolean mine = false;
+                long since = takingOver ? 0 : System.nanoTime();
+                int spins = 0;
+                while (progress.get(PAD) <= i) {
+                    if (failed) {
+                        throw new OtherHalfFailed();
+                    }
+                    spins++;
+                    if (!tried && (takingOver || ((spins & 31) == 0 && System.nanoTime() - since >= STEAL_NANOS))) {
+                        tried = true;
+                        if (progress.get(CLAIM) == i && progress.compareAndSet(CLAIM, i, i + 1)) {
+                            mine = true;
+                            halfStep(1, x, steps, chunk, i, zeroStart);
+                            progress.set(PAD, i + 1);
+                            took++;
+                            break;
+                        }
+                        since = System.nanoTime(); // the helper has it: from here on, the wait before yielding
+                    } else if (tried && (spins & 31) == 0 && System.nanoTime() - since >= YIELD_NANOS) {
+                        Thread.yield(); // the helper may be waiting for this core
+                    }
+                    Thread.onSpinWait();
+                }
+                takingOver = mine;
+            } else {
+                takingOver = false;
+            }
+            if (seq) {
+                MemorySegment.copy(hBuf[(i + 1) & 1], 0, out, (long) i * hBytes, hBytes);
+            }
+        }
+        stolen += took;
+    }
+
+    /** The helper's part: each half 1 it can claim, in step order, skipping those the caller took. */
+    private void helperPart(MemorySegment x, int steps, boolean zeroStart) {
+        int chunk = chunkRows(steps);
+        int i = 0;
+        while (i < steps) {
+            if (progress.get(0) < i || progress.get(PAD) < i) { // step i - 1 done, both halves
+                long since = System.nanoTime();
+                int spins = 0;
+                while (progress.get(0) < i || progress.get(PAD) < i) {
+                    if (failed) {
+                        throw new OtherHalfFailed();
+                    }
+                    if ((++spins & 31) == 0 && System.nanoTime() - since >= YIELD_NANOS) {
+                        Thread.yield(); // the caller may be waiting for this core
+                    }
+                    Thread.onSpinWait();
+                }
+            }
+            long delay = helperDelayNanos;
+            if (delay > 0 && (i & 7) == 3) {
+                java.util.concurrent.locks.LockSupport.parkNanos(delay);
+            }
+            long claimed = progress.get(CLAIM);
+            if (claimed > i) { // the caller took half 1 of steps up to claimed - 1
+                i = (int) claimed;
+                continue;
+            }
+            if (progress.compareAndSet(CLAIM, i, i + 1)) {
+                halfStep(1, x, steps, chunk, i, zeroStart);
+                progress.set(PAD, i + 1);
+            }
+            i++;
+        }
+    }
+
+    /**
+     * Half q of step i: at the first step of a projection chunk part q's gate rows of the chunk
+     * ({@code bias + x·W}), then {@code h·U} onto the step's row, then part q's cells.
+     */
+    private void halfStep(int q, MemorySegment x, int steps, int chunk, int i, boolean zeroStart) {
+        int n = count[q];
+        int cols = 4 * n;
+        boolean back = layer.rspec.goBackwards();
+        MemorySegment g = gates[q];
+        int i0 = i / chunk * chunk;
+        int rows = Math.min(chunk, steps - i0);
+        int tLow = back ? steps - i0 - rows : i0;
+        if (i == i0) {
+            int in = layer.inputFeatures;
+            long rowBytes = (long) cols * Float.BYTES;
+            if (bias[q] != null) {
+                for (long r = 0; r < rows; r++) {
+                    MemorySegment.copy(bias[q], 0, g, r * rowBytes, rowBytes);
+                }
+            } else {
+                g.asSlice(0, rows * rowBytes).fill((byte) 0);
+            }
+            if (layer.bf16 && steps == 1) {
+                // one row, as the unsplit path projects it: a gemv over the 16-bit input kernel
+                kernels.gemvPackedBf16(in, cols, packedW16[q], 0, x, 0, g, 0, 0, cols, false);
+            } else {
+                kernels.gemmPacked(rows, in, cols, x, (long) tLow * in, in, packedW[q], 0, g, 0, cols, 0, cols, false);
+            }
+        }
+        int t = back ? steps - 1 - i : i;
+        long row = (long) (t - tLow) * cols;
+        if (!(zeroStart && i == 0)) {
+            // the panel order alternates from step to step, starting ascending at the first product
+            boolean down = ((i - (zeroStart ? 1 : 0)) & 1) == 1;
+            MemorySegment hPrev = hBuf[i & 1];
+            if (layer.bf16) {
+                kernels.gemvPackedBf16(units, cols, packedU[q], 0, hPrev, 0, g, row, 0, cols, down);
+            } else {
+                kernels.gemvPacked(units, cols, packedU[q], 0, hPrev, 0, g, row, 0, cols, down);
+            }
+        }
+        kernels.lstmCell(g, row, c, from[q], hBuf[(i + 1) & 1], from[q], n, layer.rspec.activation(),
+                layer.rspec.recurrentActivation());
     }
 }

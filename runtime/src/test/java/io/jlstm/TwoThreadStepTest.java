@@ -16,6 +16,13 @@ class TwoThreadStepTest {
 
     /** Prints the outputs of a fixed model and input, one float's bits per line. */
     public static void main(String[] args) {
+        if (Boolean.getBoolean("jlstm.test.slowHelper")) {
+            // the helper late to claim each hand-off and every eighth step of a split sequence: the
+            // caller takes those halves over, with the same bits
+            io.jlstm.backend.StepPool.delayHelperForTests = 300_000;
+            UnitSplit.helperDelayNanos = 300_000;
+        }
+        long[] stolen = new long[1];
         try (Sequential model = Models.build(3, 128, io.jlstm.backend.Backends.java(),
                 io.jlstm.layers.LstmSpec.of(256).returnSequences(true),
                 io.jlstm.layers.GruSpec.of(192).resetAfter(false).returnSequences(true),
@@ -77,6 +84,7 @@ class TwoThreadStepTest {
                     }
                 }
                 splits.append("#split backwards ").append(back.unitSplitRuns(0)).append('\n');
+                stolen[0] += back.unitSplitStolen(0);
             }
             // two stacked layers split by units, both returning sequences: the second reads the
             // first's output from the pass's scratch memory
@@ -88,6 +96,7 @@ class TwoThreadStepTest {
                 }
                 splits.append("#split stack ").append(stack.unitSplitRuns(0)).append(' ')
                         .append(stack.unitSplitRuns(1)).append('\n');
+                stolen[0] += stack.unitSplitStolen(0) + stack.unitSplitStolen(1);
             }
             // bf16 weights: the batch-1 gemv split streams bf16 panels
             try (Sequential bf = Models.build(5, 128, io.jlstm.backend.Backends.java(), WeightPrecision.BF16,
@@ -139,13 +148,20 @@ class TwoThreadStepTest {
             }
             // the LSTM(256): three batch-1 predicts and 30 streamed steps
             splits.append("#split first ").append(model.unitSplitRuns(0)).append('\n');
+            stolen[0] += model.unitSplitStolen(0);
+            io.jlstm.backend.StepPool pool = io.jlstm.backend.StepPool.get();
             System.out.print(sb);
             System.out.print(splits);
+            System.out.println("%stolen steps " + stolen[0] + " tasks " + (pool == null ? 0 : pool.stolen()));
         }
     }
 
-    private static String run(int threads) throws Exception {
-        return ChildJvm.run(TwoThreadStepTest.class, "jlstm.threads=" + threads, "jlstm.backend=java");
+    private static String run(int threads, String... more) throws Exception {
+        String[] props = new String[2 + more.length];
+        props[0] = "jlstm.threads=" + threads;
+        props[1] = "jlstm.backend=java";
+        System.arraycopy(more, 0, props, 2, more.length);
+        return ChildJvm.run(TwoThreadStepTest.class, props);
     }
 
     /** A split sequence projects its inputs in as few chunks of at most MAX_CHUNK steps as it can, nearly even. */
@@ -167,8 +183,8 @@ class TwoThreadStepTest {
 
     @Test
     void twoThreadsGiveBitIdenticalResults() throws Exception {
-        String oneAll = run(1);
-        String twoAll = run(2);
+        String oneAll = plain(1);
+        String twoAll = plain(2);
         assertEquals("#split backwards 0\n#split stack 0 0\n#split first 0\n", splitLines(oneAll),
                 "one thread never splits by units");
         assertEquals("#split backwards 1\n#split stack 1 1\n#split first 33\n", splitLines(twoAll),
@@ -184,11 +200,40 @@ class TwoThreadStepTest {
         assertEquals(one, two);
     }
 
+    /**
+     * When the helper thread is late (parked, or descheduled by the OS), the caller takes its half
+     * of a hand-off, and of each step of a split sequence, over instead of waiting: the same bits.
+     */
+    @Test
+    void aLateHelperIsTakenOverWithTheSameBits() throws Exception {
+        String oneAll = plain(1);
+        String slowAll = run(2, "jlstm.test.slowHelper=true");
+        assertEquals(values(oneAll), values(slowAll));
+        assertEquals("#split backwards 1\n#split stack 1 1\n#split first 33\n", splitLines(slowAll),
+                "the sequences and streamed steps still ran split");
+        String stolen = slowAll.lines().filter(l -> l.startsWith("%stolen")).findFirst().orElseThrow();
+        String[] f = stolen.split(" ");
+        assertTrue(Long.parseLong(f[2]) > 0, "the caller took over steps of split sequences: " + stolen);
+        assertTrue(Long.parseLong(f[4]) > 0, "the caller took over hand-offs: " + stolen);
+    }
+
+    private static final java.util.Map<Integer, String> OUTPUTS = new java.util.HashMap<>();
+
+    /** The output of the child with {@code threads} threads and no hooks, run once for both tests that need it. */
+    private static synchronized String plain(int threads) throws Exception {
+        String out = OUTPUTS.get(threads);
+        if (out == null) {
+            out = run(threads);
+            OUTPUTS.put(threads, out);
+        }
+        return out;
+    }
+
     private static String splitLines(String out) {
         return out.lines().filter(l -> l.startsWith("#")).map(l -> l + "\n").reduce("", String::concat);
     }
 
     private static String values(String out) {
-        return out.lines().filter(l -> !l.startsWith("#")).map(l -> l + "\n").reduce("", String::concat);
+        return out.lines().filter(l -> !l.startsWith("#") && !l.startsWith("%")).map(l -> l + "\n").reduce("", String::concat);
     }
 }

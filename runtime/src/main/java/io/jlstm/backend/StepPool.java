@@ -3,6 +3,7 @@ package io.jlstm.backend;
 import io.jlstm.simd.Kernels;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -16,7 +17,10 @@ import java.util.concurrent.locks.LockSupport;
  * hands its half over through plain fields published by a volatile sequence number, so a hand-off
  * allocates nothing. The helper spins for a short while after each task (a sequence of steps
  * comes every few tens of microseconds) and then parks. When another caller holds the helper, a
- * step simply runs alone: results do not depend on which thread computes which columns.
+ * step simply runs alone: results do not depend on which thread computes which columns. When the
+ * helper has not started its half by the time the caller has finished its own and waited
+ * {@link #STEAL_NANOS} (parked, or descheduled by the OS on a busy host), the caller claims that
+ * half and runs it itself (see {@link #handOff}).
  *
  * <p>Enabled with {@code -Djlstm.threads=2} (default 1). Owns no memory. Used by the runtime's
  * layers and by the trainer; an internal class, not a stable API.
@@ -35,7 +39,11 @@ public final class StepPool {
     private final AtomicBoolean owned = new AtomicBoolean();
     private final Thread helper;
     private volatile long posted;     // sequence number of the last task handed over
-    private volatile long finished;   // sequence number of the last task completed
+    private volatile long finished;   // sequence number of the last task the helper completed
+    /** Sequence number of the last task whose part 1 a thread claimed: the helper, or the caller when the helper had not started it. */
+    private final AtomicLong claimed = new AtomicLong();
+    /** Part-1 halves the caller ran itself (for tests and diagnostics). */
+    private volatile long stolen;
     private volatile boolean parked;
     private volatile Throwable failure;
 
@@ -180,6 +188,9 @@ public final class StepPool {
      * returns true once both are done; returns false, running nothing, when another caller holds
      * the helper. For halves that wait for each other (a barrier between them), which must not run
      * one after the other on one thread. Each half must stop waiting once the other has failed.
+     * Part 0 must be able to finish without part 1 running (taking its work over), and part 1 must
+     * then be able to run after it on this thread: when the helper has not started part 1 once
+     * part 0 returns, this thread runs part 1 itself.
      */
     public boolean tryConcurrent(Halves task) {
         if (!owned.compareAndSet(false, true)) {
@@ -195,8 +206,28 @@ public final class StepPool {
     }
 
     /**
+     * How long the caller waits for the helper's half after finishing its own before it looks
+     * whether the helper has started that half at all. A spinning helper claims a task within a
+     * fraction of a microsecond of the hand-off; one that has to be woken from parking takes some
+     * microseconds more, and one that the OS has descheduled, a time slice of milliseconds. Waiting
+     * this long first keeps a helper that is merely waking from losing its half to a caller that
+     * would compute it slower (the helper's weights are in the other core's cache).
+     */
+    static final long STEAL_NANOS = 20_000;
+
+    /** How long the caller spins for the helper's half before it also yields its core at each look (the helper may be queued behind it). */
+    static final long YIELD_NANOS = 50_000;
+
+    /** Whether the caller took part 1 of the last task: then it takes the next one without waiting, unless the helper claims it first (owner only). */
+    private boolean takingOver;
+
+    /**
      * With the pool owned: hands {@code task.run(1)} to the helper, runs {@code task.run(0)} here,
      * and returns once both are done (never while the helper may still write), rethrowing a failure.
+     * When the helper has not claimed part 1 by then and {@link #STEAL_NANOS} more (not yet woken
+     * from parking, or descheduled by the OS), this thread claims it and runs it itself, and goes on
+     * doing so without the wait until the helper claims a task again: a busy host costs about one
+     * thread's speed rather than a time slice of waiting per call.
      */
     private void handOff(Halves task) {
         halves = task;
@@ -211,10 +242,43 @@ public final class StepPool {
         } catch (Throwable t) {
             own = t;
         }
-        while (finished != seq) {
-            Thread.onSpinWait();
+        boolean took = false;
+        if (finished != seq) {
+            long since = takingOver ? 0 : System.nanoTime();
+            int spins = 0;
+            boolean tried = false;
+            while (finished != seq) {
+                spins++;
+                if (!tried && (takingOver || ((spins & 31) == 0 && System.nanoTime() - since >= STEAL_NANOS))) {
+                    tried = true;
+                    if (claimed.get() == seq - 1 && claimed.compareAndSet(seq - 1, seq)) {
+                        took = true;
+                        stolen++;
+                        try {
+                            task.run(1);
+                        } catch (Throwable t) {
+                            if (own == null) {
+                                own = t;
+                            } else {
+                                own.addSuppressed(t);
+                            }
+                        }
+                        break;
+                    }
+                    since = System.nanoTime(); // the helper has it: from here on, the wait before yielding
+                } else if (tried && (spins & 31) == 0 && System.nanoTime() - since >= YIELD_NANOS) {
+                    Thread.yield(); // the helper may be waiting for this core
+                }
+                Thread.onSpinWait();
+            }
         }
+        takingOver = took;
         rethrow(own);
+    }
+
+    /** How many part-1 halves the caller ran itself because the helper had not started them. */
+    public long stolen() {
+        return stolen;
     }
 
     /** After both halves are done: throws this thread's failure (the helper's suppressed) or the helper's. */
@@ -250,19 +314,32 @@ public final class StepPool {
         }
     }
 
+    /**
+     * Test hook: when positive, the helper sleeps this long after it sees each task and before it
+     * claims it, so that the caller takes some of them over. Zero in normal use.
+     */
+    public static volatile long delayHelperForTests;
+
     private void work() {
         long done = 0;
         long idleSince = System.nanoTime();
         while (true) {
             long seq = posted;
             if (seq != done) {
-                try {
-                    halves.run(1);
-                } catch (Throwable t) {
-                    failure = t;
+                long delay = delayHelperForTests;
+                if (delay > 0) {
+                    LockSupport.parkNanos(delay);
+                }
+                // tasks are posted one at a time: seq - 1 was run here or taken by the caller
+                if (claimed.compareAndSet(seq - 1, seq)) {
+                    try {
+                        halves.run(1);
+                    } catch (Throwable t) {
+                        failure = t;
+                    }
+                    finished = seq;
                 }
                 done = seq;
-                finished = seq;
                 idleSince = System.nanoTime();
             } else if (System.nanoTime() - idleSince < SPIN_NANOS) {
                 Thread.onSpinWait();
