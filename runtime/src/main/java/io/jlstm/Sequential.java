@@ -111,6 +111,11 @@ public final class Sequential implements AutoCloseable {
         return layers.get(i) instanceof RecurrentExec r && r.unitSplit != null ? r.unitSplit.stolen() : 0;
     }
 
+    /** Half steps of layer i's split sequences that the helper's part computed (tests). */
+    long unitSplitHelped(int i) {
+        return layers.get(i) instanceof RecurrentExec r && r.unitSplit != null ? r.unitSplit.helped() : 0;
+    }
+
     private static boolean splitsSteps(LayerExec layer) {
         return switch (layer) {
             case RecurrentExec r -> r.splits();

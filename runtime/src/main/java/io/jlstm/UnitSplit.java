@@ -329,6 +329,14 @@ final class UnitSplit {
         return stolen;
     }
 
+    /** Part-1 half steps the helper's part computed (written by whichever thread runs that part, under {@link #busy}). */
+    private volatile long helped;
+
+    /** Half steps of part 1 that the helper's part computed. */
+    long helped() {
+        return helped;
+    }
+
     /**
      * Part p of the sequence, each step as two half steps: half q computes part q's gate columns
      * (after projecting part q's chunk of steps, at a chunk's first step) and updates part q's
@@ -405,8 +413,12 @@ final class UnitSplit {
     /** The helper's part: each half 1 it can claim, in step order, skipping those the caller took. */
     private void helperPart(MemorySegment x, int steps, boolean zeroStart) {
         int chunk = chunkRows(steps);
+        long ran = 0;
         int i = 0;
         while (i < steps) {
+            if (failed) {
+                throw new OtherHalfFailed();
+            }
             if (progress.get(0) < i || progress.get(PAD) < i) { // step i - 1 done, both halves
                 long since = System.nanoTime();
                 int spins = 0;
@@ -431,10 +443,12 @@ final class UnitSplit {
             }
             if (progress.compareAndSet(CLAIM, i, i + 1)) {
                 halfStep(1, x, steps, chunk, i, zeroStart);
+                ran++;
                 progress.set(PAD, i + 1);
             }
             i++;
         }
+        helped += ran;
     }
 
     /**

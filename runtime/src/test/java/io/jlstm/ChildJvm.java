@@ -3,6 +3,7 @@ package io.jlstm;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -22,10 +23,19 @@ public final class ChildJvm {
             cmd.add("-D" + p);
         }
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), main.getName()));
-        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "child JVM did not finish");
-        assertEquals(0, p.exitValue(), "child JVM failed");
-        return out;
+        // output to a file, so that the time limit holds even when the child hangs with its pipe open
+        Path log = Files.createTempFile("jlstm-child-", ".out");
+        try {
+            Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD)
+                    .redirectOutput(log.toFile()).start();
+            if (!p.waitFor(120, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                throw new AssertionError("child JVM " + main.getName() + " did not finish in 120 s");
+            }
+            assertEquals(0, p.exitValue(), "child JVM failed");
+            return Files.readString(log);
+        } finally {
+            Files.deleteIfExists(log);
+        }
     }
 }

@@ -16,13 +16,17 @@ class TwoThreadStepTest {
 
     /** Prints the outputs of a fixed model and input, one float's bits per line. */
     public static void main(String[] args) {
-        if (Boolean.getBoolean("jlstm.test.slowHelper")) {
-            // the helper late to claim each hand-off and every eighth step of a split sequence: the
-            // caller takes those halves over, with the same bits
-            io.jlstm.backend.StepPool.delayHelperForTests = 300_000;
+        // "steps": the helper late to claim every eighth step of a split sequence; "all": late to
+        // claim each hand-off too. The caller takes those halves over, with the same bits.
+        String slow = System.getProperty("jlstm.test.slowHelper", "");
+        if (slow.equals("steps") || slow.equals("all")) {
             UnitSplit.helperDelayNanos = 300_000;
         }
+        if (slow.equals("all")) {
+            io.jlstm.backend.StepPool.delayHelperForTests = 300_000;
+        }
         long[] stolen = new long[1];
+        long[] helped = new long[1];
         try (Sequential model = Models.build(3, 128, io.jlstm.backend.Backends.java(),
                 io.jlstm.layers.LstmSpec.of(256).returnSequences(true),
                 io.jlstm.layers.GruSpec.of(192).resetAfter(false).returnSequences(true),
@@ -85,6 +89,7 @@ class TwoThreadStepTest {
                 }
                 splits.append("#split backwards ").append(back.unitSplitRuns(0)).append('\n');
                 stolen[0] += back.unitSplitStolen(0);
+                helped[0] += back.unitSplitHelped(0);
             }
             // two stacked layers split by units, both returning sequences: the second reads the
             // first's output from the pass's scratch memory
@@ -97,6 +102,7 @@ class TwoThreadStepTest {
                 splits.append("#split stack ").append(stack.unitSplitRuns(0)).append(' ')
                         .append(stack.unitSplitRuns(1)).append('\n');
                 stolen[0] += stack.unitSplitStolen(0) + stack.unitSplitStolen(1);
+                helped[0] += stack.unitSplitHelped(0) + stack.unitSplitHelped(1);
             }
             // bf16 weights: the batch-1 gemv split streams bf16 panels
             try (Sequential bf = Models.build(5, 128, io.jlstm.backend.Backends.java(), WeightPrecision.BF16,
@@ -149,10 +155,12 @@ class TwoThreadStepTest {
             // the LSTM(256): three batch-1 predicts and 30 streamed steps
             splits.append("#split first ").append(model.unitSplitRuns(0)).append('\n');
             stolen[0] += model.unitSplitStolen(0);
+            helped[0] += model.unitSplitHelped(0);
             io.jlstm.backend.StepPool pool = io.jlstm.backend.StepPool.get();
             System.out.print(sb);
             System.out.print(splits);
-            System.out.println("%stolen steps " + stolen[0] + " tasks " + (pool == null ? 0 : pool.stolen()));
+            System.out.println("%stolen steps " + stolen[0] + " tasks " + (pool == null ? 0 : pool.stolen())
+                    + " helped " + helped[0]);
         }
     }
 
@@ -201,20 +209,42 @@ class TwoThreadStepTest {
     }
 
     /**
-     * When the helper thread is late (parked, or descheduled by the OS), the caller takes its half
-     * of a hand-off, and of each step of a split sequence, over instead of waiting: the same bits.
+     * When the helper thread is late to a step of a split sequence (descheduled by the OS), the
+     * caller computes the helper's half of that step and goes on until the helper is back, which
+     * then skips the steps taken: the same bits, and both threads computed half steps of the
+     * same sequences.
      */
     @Test
-    void aLateHelperIsTakenOverWithTheSameBits() throws Exception {
-        String oneAll = plain(1);
-        String slowAll = run(2, "jlstm.test.slowHelper=true");
-        assertEquals(values(oneAll), values(slowAll));
-        assertEquals("#split backwards 1\n#split stack 1 1\n#split first 33\n", splitLines(slowAll),
+    void aHelperLateToStepsIsTakenOverWithTheSameBits() throws Exception {
+        String out = run(2, "jlstm.test.slowHelper=steps");
+        assertEquals(values(plain(1)), values(out));
+        assertEquals("#split backwards 1\n#split stack 1 1\n#split first 33\n", splitLines(out),
                 "the sequences and streamed steps still ran split");
-        String stolen = slowAll.lines().filter(l -> l.startsWith("%stolen")).findFirst().orElseThrow();
-        String[] f = stolen.split(" ");
-        assertTrue(Long.parseLong(f[2]) > 0, "the caller took over steps of split sequences: " + stolen);
-        assertTrue(Long.parseLong(f[4]) > 0, "the caller took over hand-offs: " + stolen);
+        long[] c = stolenCounts(out);
+        assertTrue(c[0] > 0, "the caller took over steps of split sequences: " + java.util.Arrays.toString(c));
+        assertTrue(c[2] > 0, "the helper computed steps of split sequences: " + java.util.Arrays.toString(c));
+    }
+
+    /**
+     * When the helper is late to every hand-off as well (parked, or descheduled), the caller runs
+     * the helper's half of the hand-off itself, whole split sequences included: the same bits.
+     */
+    @Test
+    void aHelperLateToHandOffsIsTakenOverWithTheSameBits() throws Exception {
+        String out = run(2, "jlstm.test.slowHelper=all");
+        assertEquals(values(plain(1)), values(out));
+        assertEquals("#split backwards 1\n#split stack 1 1\n#split first 33\n", splitLines(out),
+                "the sequences and streamed steps still ran split");
+        long[] c = stolenCounts(out);
+        assertTrue(c[0] > 0, "the caller took over steps of split sequences: " + java.util.Arrays.toString(c));
+        assertTrue(c[1] > 0, "the caller took over hand-offs: " + java.util.Arrays.toString(c));
+    }
+
+    /** The child's "%stolen steps S tasks T helped H" line as {S, T, H}. */
+    private static long[] stolenCounts(String out) {
+        String line = out.lines().filter(l -> l.startsWith("%stolen")).findFirst().orElseThrow();
+        String[] f = line.split(" ");
+        return new long[] {Long.parseLong(f[2]), Long.parseLong(f[4]), Long.parseLong(f[6])};
     }
 
     private static final java.util.Map<Integer, String> OUTPUTS = new java.util.HashMap<>();

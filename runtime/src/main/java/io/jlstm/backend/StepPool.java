@@ -226,15 +226,20 @@ public final class StepPool {
      * and returns once both are done (never while the helper may still write), rethrowing a failure.
      * When the helper has not claimed part 1 by then and {@link #STEAL_NANOS} more (not yet woken
      * from parking, or descheduled by the OS), this thread claims it and runs it itself, and goes on
-     * doing so without the wait until the helper claims a task again: a busy host costs about one
-     * thread's speed rather than a time slice of waiting per call.
+     * doing so without the wait until the helper claims a task again or is found parked (then it
+     * gets the wait to wake up): a busy host costs about one thread's speed rather than a time
+     * slice of waiting per call.
      */
     private void handOff(Halves task) {
         halves = task;
         long seq = posted + 1;
         posted = seq; // publishes the task and the fields it reads
-        if (parked) {
+        boolean waking = parked;
+        if (waking) {
             LockSupport.unpark(helper);
+            // a helper parked since the last call gets the full wait to wake up: calls further apart
+            // than its spinning would otherwise all be taken over, the helper waking only to lose
+            takingOver = false;
         }
         Throwable own = null;
         try {
