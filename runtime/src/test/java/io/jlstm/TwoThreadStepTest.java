@@ -216,11 +216,7 @@ class TwoThreadStepTest {
      */
     @Test
     void aHelperLateToStepsIsTakenOverWithTheSameBits() throws Exception {
-        String out = run(2, "jlstm.test.slowHelper=steps");
-        assertEquals(values(plain(1)), values(out));
-        assertEquals("#split backwards 1\n#split stack 1 1\n#split first 33\n", splitLines(out),
-                "the sequences and streamed steps still ran split");
-        long[] c = stolenCounts(out);
+        long[] c = lateHelperRun("steps");
         assertTrue(c[0] > 0, "the caller took over steps of split sequences: " + java.util.Arrays.toString(c));
         assertTrue(c[2] > 0, "the helper computed steps of split sequences: " + java.util.Arrays.toString(c));
     }
@@ -231,13 +227,21 @@ class TwoThreadStepTest {
      */
     @Test
     void aHelperLateToHandOffsIsTakenOverWithTheSameBits() throws Exception {
-        String out = run(2, "jlstm.test.slowHelper=all");
+        long[] c = lateHelperRun("all");
+        assertTrue(c[0] > 0, "the caller took over steps of split sequences: " + java.util.Arrays.toString(c));
+        assertTrue(c[1] > 0, "the caller took over hand-offs: " + java.util.Arrays.toString(c));
+    }
+
+    /**
+     * Runs the two-thread child with the helper late ({@code jlstm.test.slowHelper=mode}), checks
+     * that its outputs are one thread's bits and that it still split, and returns its counts.
+     */
+    private static long[] lateHelperRun(String mode) throws Exception {
+        String out = run(2, "jlstm.test.slowHelper=" + mode);
         assertEquals(values(plain(1)), values(out));
         assertEquals("#split backwards 1\n#split stack 1 1\n#split first 33\n", splitLines(out),
                 "the sequences and streamed steps still ran split");
-        long[] c = stolenCounts(out);
-        assertTrue(c[0] > 0, "the caller took over steps of split sequences: " + java.util.Arrays.toString(c));
-        assertTrue(c[1] > 0, "the caller took over hand-offs: " + java.util.Arrays.toString(c));
+        return stolenCounts(out);
     }
 
     /** The child's "%stolen steps S tasks T helped H" line as {S, T, H}. */
