@@ -103,17 +103,25 @@ public final class Sequential implements AutoCloseable {
 
     /** Sequences that layer {@code i} has run split by units across two threads ({@link UnitSplit}); 0 when it does not split. */
     long unitSplitRuns(int i) {
-        return layers.get(i) instanceof RecurrentExec r && r.unitSplit != null ? r.unitSplit.completed() : 0;
+        UnitSplit u = unitSplit(i);
+        return u == null ? 0 : u.completed();
     }
 
     /** Half steps of layer i's split sequences that the caller's thread took over from the helper (tests). */
     long unitSplitStolen(int i) {
-        return layers.get(i) instanceof RecurrentExec r && r.unitSplit != null ? r.unitSplit.stolen() : 0;
+        UnitSplit u = unitSplit(i);
+        return u == null ? 0 : u.stolen();
     }
 
     /** Half steps of layer i's split sequences that the helper's part computed (tests). */
     long unitSplitHelped(int i) {
-        return layers.get(i) instanceof RecurrentExec r && r.unitSplit != null ? r.unitSplit.helped() : 0;
+        UnitSplit u = unitSplit(i);
+        return u == null ? 0 : u.helped();
+    }
+
+    /** Layer i's split by units, or null when it has none. */
+    private UnitSplit unitSplit(int i) {
+        return layers.get(i) instanceof RecurrentExec r ? r.unitSplit : null;
     }
 
     private static boolean splitsSteps(LayerExec layer) {

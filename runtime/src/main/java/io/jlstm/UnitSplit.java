@@ -296,24 +296,15 @@ final class UnitSplit {
         }
     }
 
-    /**
-     * How long the caller's thread waits at a step's barrier before it looks whether the helper
-     * has started its half of the step at all: in normal running the helper claims its half within
-     * a fraction of a microsecond of the barrier before (it spins there), and the caller arrives
-     * after computing its own half, so an unclaimed half then means the helper is not running (not
-     * yet woken, or descheduled by the OS for a time slice of milliseconds). With one busy-looping
-     * process beside it on the 2 vCPUs, W2 on two threads took 6.1-6.2 ms a call (median; mean
-     * 8.1) against 7.2-8.2 ms (mean 30.9, the 90th percentile 110 ms) without the take-over, in one
-     * JVM with both versions, and the same without the other process.
-     */
-    static final long STEAL_NANOS = 20_000;
-
-    /**
-     * How long a thread spins at a barrier before it also yields its core at each look: a wait that
-     * long (several steps of a large layer) means the other thread is not running, maybe because
-     * the OS put it behind this one on the same core.
-     */
-    static final long YIELD_NANOS = 50_000;
+    // How long the caller's thread waits at a step's barrier before it looks whether the helper has
+    // started its half of the step at all, and when a wait also yields the core: StepPool's
+    // STEAL_NANOS and YIELD_NANOS. In normal running the helper claims its half within a fraction
+    // of a microsecond of the barrier before (it spins there), and the caller arrives after
+    // computing its own half, so an unclaimed half then means the helper is not running (not yet
+    // woken, or descheduled by the OS for a time slice of milliseconds). With one busy-looping
+    // process beside it on the 2 vCPUs, W2 on two threads took 6.1-6.2 ms a call (median; mean
+    // 8.1) against 7.2-8.2 ms (mean 30.9, the 90th percentile 110 ms) without the take-over, in one
+    // JVM with both versions (ad hoc harness), and the same without the other process.
 
     /** Slot of the helper-half claim counter in {@link #progress}: the steps of part 1 claimed so far. */
     private static final int CLAIM = 2 * PAD;
@@ -346,7 +337,7 @@ final class UnitSplit {
      *
      * <p>The caller's thread (p = 0) computes every half 0. A half 1 goes to whichever thread claims
      * it first: the helper as soon as the step before is done, or the caller when the helper has not
-     * claimed it by the time the caller's own half is done and {@link #STEAL_NANOS} more have passed
+     * claimed it by the time the caller's own half is done and {@link StepPool#STEAL_NANOS} more have passed
      * (at once while the caller is taking over, until the helper claims a half again). So when the OS
      * deschedules the helper for a time slice, the sequence goes on at one thread's speed instead of
      * waiting for it. Which thread computes a half changes no bit: the same weights, buffers and
@@ -384,7 +375,7 @@ final class UnitSplit {
                         throw new OtherHalfFailed();
                     }
                     spins++;
-                    if (!tried && (takingOver || ((spins & 31) == 0 && System.nanoTime() - since >= STEAL_NANOS))) {
+                    if (!tried && (takingOver || StepPool.timeToTakeOver(spins, since))) {
                         tried = true;
                         if (progress.get(CLAIM) == i && progress.compareAndSet(CLAIM, i, i + 1)) {
                             mine = true;
@@ -394,8 +385,8 @@ final class UnitSplit {
                             break;
                         }
                         since = System.nanoTime(); // the helper has it: from here on, the wait before yielding
-                    } else if (tried && (spins & 31) == 0 && System.nanoTime() - since >= YIELD_NANOS) {
-                        Thread.yield(); // the helper may be waiting for this core
+                    } else if (tried) {
+                        StepPool.yieldIfLong(spins, since); // the helper may be waiting for this core
                     }
                     Thread.onSpinWait();
                 }
@@ -426,9 +417,7 @@ final class UnitSplit {
                     if (failed) {
                         throw new OtherHalfFailed();
                     }
-                    if ((++spins & 31) == 0 && System.nanoTime() - since >= YIELD_NANOS) {
-                        Thread.yield(); // the caller may be waiting for this core
-                    }
+                    StepPool.yieldIfLong(++spins, since); // the caller may be waiting for this core
                     Thread.onSpinWait();
                 }
             }

@@ -213,10 +213,30 @@ public final class StepPool {
      * this long first keeps a helper that is merely waking from losing its half to a caller that
      * would compute it slower (the helper's weights are in the other core's cache).
      */
-    static final long STEAL_NANOS = 20_000;
+    public static final long STEAL_NANOS = 20_000;
 
-    /** How long the caller spins for the helper's half before it also yields its core at each look (the helper may be queued behind it). */
-    static final long YIELD_NANOS = 50_000;
+    /**
+     * How long a thread spins waiting for the other before it also yields its core at each look: a
+     * wait that long means the other thread is not running, maybe because the OS queued it behind
+     * this one on the same core.
+     */
+    public static final long YIELD_NANOS = 50_000;
+
+    /**
+     * For a caller's wait loop (look {@code spins} of a wait begun at {@code since}, from
+     * {@link System#nanoTime}): whether it is time to try taking the other thread's half over. The
+     * clock is read at every 32nd look only.
+     */
+    public static boolean timeToTakeOver(int spins, long since) {
+        return (spins & 31) == 0 && System.nanoTime() - since >= STEAL_NANOS;
+    }
+
+    /** For a wait loop: yields this thread's core at every 32nd look once the wait begun at {@code since} has lasted {@link #YIELD_NANOS}. */
+    public static void yieldIfLong(int spins, long since) {
+        if ((spins & 31) == 0 && System.nanoTime() - since >= YIELD_NANOS) {
+            Thread.yield();
+        }
+    }
 
     /** Whether the caller took part 1 of the last task: then it takes the next one without waiting, unless the helper claims it first (owner only). */
     private boolean takingOver;
@@ -234,8 +254,7 @@ public final class StepPool {
         halves = task;
         long seq = posted + 1;
         posted = seq; // publishes the task and the fields it reads
-        boolean waking = parked;
-        if (waking) {
+        if (parked) {
             LockSupport.unpark(helper);
             // a helper parked since the last call gets the full wait to wake up: calls further apart
             // than its spinning would otherwise all be taken over, the helper waking only to lose
@@ -254,7 +273,7 @@ public final class StepPool {
             boolean tried = false;
             while (finished != seq) {
                 spins++;
-                if (!tried && (takingOver || ((spins & 31) == 0 && System.nanoTime() - since >= STEAL_NANOS))) {
+                if (!tried && (takingOver || timeToTakeOver(spins, since))) {
                     tried = true;
                     if (claimed.get() == seq - 1 && claimed.compareAndSet(seq - 1, seq)) {
                         took = true;
@@ -271,8 +290,8 @@ public final class StepPool {
                         break;
                     }
                     since = System.nanoTime(); // the helper has it: from here on, the wait before yielding
-                } else if (tried && (spins & 31) == 0 && System.nanoTime() - since >= YIELD_NANOS) {
-                    Thread.yield(); // the helper may be waiting for this core
+                } else if (tried) {
+                    yieldIfLong(spins, since); // the helper may be waiting for this core
                 }
                 Thread.onSpinWait();
             }
