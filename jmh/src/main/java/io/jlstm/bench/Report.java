@@ -498,6 +498,9 @@ public final class Report {
         return String.format(Locale.ROOT, "%.2f×", r);
     }
 
+    /** Reads this small are L1-resident on the cores measured so far ({@link RooflineBenchmark#READ_L1}). */
+    static final long L1_READ_BYTES = 32L << 10;
+
     /** The ceilings of this machine, measured in the same run, and each row's floor from them. */
     static String roofline(List<Row> rows, List<Trial> trials) {
         Ceilings c = ceilings(trials);
@@ -514,8 +517,11 @@ public final class Report {
         c.blasGemvGbs().forEach((t, g) -> md.append(String.format(Locale.ROOT,
                 "- OpenBLAS sgemv (transposed) over 4 MiB, %d thread%s: %.1f GB/s%n", t, t == 1 ? "" : "s", g)));
         c.readGbs().forEach((bytes, perThreads) -> perThreads.forEach((t, g) -> md.append(String.format(Locale.ROOT,
-                "- Read bandwidth over %s, forward and backward in turn, %d thread%s: %.1f GB/s%n",
-                Ceilings.sizeLabel(bytes), t, t == 1 ? "" : "s", g))));
+                "- Read bandwidth over %s, forward and backward in turn, %d thread%s: %.1f GB/s%s%n",
+                Ceilings.sizeLabel(bytes), t, t == 1 ? "" : "s", g, bytes <= L1_READ_BYTES
+                        ? " (fits an L1 of 32 KiB; no workload's weights are this small, so no floor uses it: set"
+                          + " against the next size, it shows how much faster L1 feeds the core than L2)"
+                        : ""))));
         if (c.handoffMicros() != null) {
             md.append(String.format(Locale.ROOT, "- Hand-off between two threads, a flag set by one and seen by the other "
                     + "and back: %.2f µs round trip (a batch-1 step split across two threads waits for one one-way "

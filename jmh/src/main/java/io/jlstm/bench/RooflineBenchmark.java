@@ -49,6 +49,9 @@ import jdk.incubator.vector.VectorSpecies;
  *       weights (so a read starts on what the last one left in L2); GB/s = bytes / time. No product
  *       can stream its weights faster than they can be read in that order: the weight-streaming
  *       ceiling of W1, W2, W2x2 and W4.</li>
+ *   <li>{@code read16KB_1t}: the same sum over 16 KiB, which stays in L1 (no workload's weights
+ *       fit there, so no floor uses it): against {@code read256KB_1t} it shows whether the L2 rate
+ *       is the loop's limit or the core's (the path from L2 into L1).</li>
  *   <li>{@code handoff}: two threads passing a flag back and forth (one sets it, the other sees it
  *       and clears it); the time per op is one round trip, two one-way hand-offs between the two
  *       cores. A batch-1 step split across two threads waits for one each step (each thread needs
@@ -136,6 +139,8 @@ public class RooflineBenchmark {
     static final long READ_LARGE = 4L << 20;
     static final long READ_MEDIUM = 2L << 20;
     static final long READ_SMALL = 256L << 10;
+    /** Bytes of the L1-resident read (L1 is 32 KiB on the cores measured so far). */
+    static final long READ_L1 = 16L << 10;
 
     /** The matrices the read benchmarks sum, shared by the threads of a trial. */
     @State(Scope.Benchmark)
@@ -144,6 +149,7 @@ public class RooflineBenchmark {
         MemorySegment large;
         MemorySegment medium;
         MemorySegment small;
+        MemorySegment l1;
 
         @Setup(Level.Trial)
         public void setUp() {
@@ -152,6 +158,7 @@ public class RooflineBenchmark {
             large = Segments.random(arena, rnd, READ_LARGE / Float.BYTES);
             medium = Segments.random(arena, rnd, READ_MEDIUM / Float.BYTES);
             small = Segments.random(arena, rnd, READ_SMALL / Float.BYTES);
+            l1 = Segments.random(arena, rnd, READ_L1 / Float.BYTES);
         }
 
         @TearDown(Level.Trial)
@@ -177,13 +184,14 @@ public class RooflineBenchmark {
 
     /**
      * Sum of {@code bytes} from {@code from}, 8 vectors per iteration (8 independent adds), in blocks
-     * of 64 KiB visited last to first every other call (as the packed products visit their panels,
-     * so that a call starts on what the last one read last); {@code bytes} is a multiple of 64 KiB.
+     * of 64 KiB (or one block of {@code bytes}, if smaller) visited last to first every other call
+     * (as the packed products visit their panels, so that a call starts on what the last one read
+     * last); {@code bytes} is a multiple of the block.
      */
     static float read(MemorySegment m, long from, long bytes, Half h) {
         boolean down = h.descending;
         h.descending = !down;
-        long block = 64L << 10;
+        long block = Math.min(64L << 10, bytes);
         long blocks = bytes / block;
         float sum = 0f;
         for (long b = 0; b < blocks; b++) {
@@ -245,6 +253,12 @@ public class RooflineBenchmark {
     @Threads(2)
     public float read256KB_2t(ReadData d, Half h) {
         return read(d.small, h.index * (READ_SMALL / 2), READ_SMALL / 2, h);
+    }
+
+    @Benchmark
+    @Threads(1)
+    public float read16KB_1t(ReadData d, Half h) {
+        return read(d.l1, 0, READ_L1, h);
     }
 
     /** The flag of {@link #handoff}: true once ping set it, false once pong cleared it. */

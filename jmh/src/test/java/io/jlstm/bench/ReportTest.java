@@ -114,6 +114,29 @@ class ReportTest {
     }
 
     @Test
+    void anL1ReadIsShownButNoFloorUsesIt(@TempDir Path dir) throws IOException {
+        // 16 KiB at 300 GB/s (L1), 256 KiB at 150 GB/s (L2), one thread
+        Path json = dir.resolve("results.json");
+        Files.writeString(json, "[" + String.join(",",
+                """
+                { "benchmark": "io.jlstm.bench.RooflineBenchmark.read16KB_1t", "mode": "avgt", "params": {},
+                  "primaryMetric": { "score": %s, "scoreError": 0, "scoreUnit": "us/op" } }""".formatted((16 << 10) / 300.0 / 1e3),
+                """
+                { "benchmark": "io.jlstm.bench.RooflineBenchmark.read256KB_1t", "mode": "avgt", "params": {},
+                  "primaryMetric": { "score": %s, "scoreError": 0, "scoreUnit": "us/op" } }""".formatted((256 << 10) / 150.0 / 1e3),
+                trial("jlstm-java", "1", "W4", 150, 160),
+                trial("onnxruntime", "1", "W4", 200, 210)) + "]");
+        List<Report.Trial> trials = Report.read(json);
+        Report.Ceilings c = Report.ceilings(trials);
+        assertEquals(300, c.readGbs().get(16L << 10).get(1), 1e-9);
+        assertEquals(150, c.readFor(256 << 10, 1), 1e-9, "W4's recurrent kernel: the 256 KiB read, not the L1 one");
+        assertEquals(150, c.readFor(4 << 20, 1), 1e-9);
+        String md = Report.markdown(Report.rows(trials), trials, "test machine", "2026-12-05", "JDK 25");
+        assertTrue(md.contains("- Read bandwidth over 16 KiB, forward and backward in turn, 1 thread: 300.0 GB/s (fits an L1"), md);
+        assertTrue(md.contains("- Read bandwidth over 256 KiB, forward and backward in turn, 1 thread: 150.0 GB/s\n"), md);
+    }
+
+    @Test
     void bytesPerOpComeFromTheAverageTimeRunNotFromSampleTime(@TempDir Path dir) throws IOException {
         String gc = """
                 "secondaryMetrics": { "gc.alloc.rate.norm": { "score": %s, "scoreUnit": "B/op" } }""";
