@@ -410,8 +410,9 @@ public final class Report {
                     var m = java.util.regex.Pattern.compile("read(\\d+)(MB|KB)_(\\d)t").matcher(name);
                     if (m.matches()) {
                         long bytes = Long.parseLong(m.group(1)) << (m.group(2).equals("MB") ? 20 : 10);
+                        long perOp = bytes * RooflineBenchmark.passes(bytes);
                         read.computeIfAbsent(bytes, k -> new TreeMap<>())
-                                .merge(Integer.parseInt(m.group(3)), bytes / ms, Math::max);
+                                .merge(Integer.parseInt(m.group(3)), perOp / ms, Math::max);
                     }
                 }
             }

@@ -49,9 +49,10 @@ import jdk.incubator.vector.VectorSpecies;
  *       weights (so a read starts on what the last one left in L2); GB/s = bytes / time. No product
  *       can stream its weights faster than they can be read in that order: the weight-streaming
  *       ceiling of W1, W2, W2x2 and W4.</li>
- *   <li>{@code read16KB_1t}: the same sum over 16 KiB, which stays in L1 (no workload's weights
- *       fit there, so no floor uses it): against {@code read256KB_1t} it shows whether the L2 rate
- *       is the loop's limit or the core's (the path from L2 into L1).</li>
+ *   <li>{@code read16KB_1t}: the same sum over 16 KiB, which stays in L1, 16 times per op (as many
+ *       bytes per op as {@code read256KB_1t}); no workload's weights fit in L1, so no floor uses it:
+ *       against {@code read256KB_1t} it shows whether the L2 rate is the loop's limit or the
+ *       core's (the path from L2 into L1).</li>
  *   <li>{@code handoff}: two threads passing a flag back and forth (one sets it, the other sees it
  *       and clears it); the time per op is one round trip, two one-way hand-offs between the two
  *       cores. A batch-1 step split across two threads waits for one each step (each thread needs
@@ -193,28 +194,41 @@ public class RooflineBenchmark {
         h.descending = !down;
         long block = Math.min(64L << 10, bytes);
         long blocks = bytes / block;
+        long passes = passes(bytes);
         float sum = 0f;
         for (long b = 0; b < blocks; b++) {
-            sum += readBlock(m, from + (down ? blocks - 1 - b : b) * block, block);
+            sum += readBlock(m, from + (down ? blocks - 1 - b : b) * block, block, passes);
         }
         return sum;
     }
 
-    private static float readBlock(MemorySegment m, long from, long bytes) {
+    /**
+     * How many times one op of {@link #read} sums {@code bytes}: once, or for a read of at most
+     * {@link #READ_L1} as many times as make {@link #READ_SMALL}, so that the op's fixed cost
+     * (the final reduction, JMH's own call) weighs on it as on the 256 KiB read. The report
+     * counts the bytes of every pass.
+     */
+    static long passes(long bytes) {
+        return bytes <= READ_L1 ? READ_SMALL / bytes : 1;
+    }
+
+    private static float readBlock(MemorySegment m, long from, long bytes, long passes) {
         VectorSpecies<Float> s = READ_SPECIES;
         long vb = (long) s.length() * Float.BYTES;
         FloatVector a0 = FloatVector.zero(s), a1 = FloatVector.zero(s), a2 = FloatVector.zero(s), a3 = FloatVector.zero(s);
         FloatVector a4 = FloatVector.zero(s), a5 = FloatVector.zero(s), a6 = FloatVector.zero(s), a7 = FloatVector.zero(s);
         java.nio.ByteOrder o = java.nio.ByteOrder.nativeOrder();
-        for (long p = from; p < from + bytes; p += 8 * vb) {
-            a0 = a0.add(FloatVector.fromMemorySegment(s, m, p, o));
-            a1 = a1.add(FloatVector.fromMemorySegment(s, m, p + vb, o));
-            a2 = a2.add(FloatVector.fromMemorySegment(s, m, p + 2 * vb, o));
-            a3 = a3.add(FloatVector.fromMemorySegment(s, m, p + 3 * vb, o));
-            a4 = a4.add(FloatVector.fromMemorySegment(s, m, p + 4 * vb, o));
-            a5 = a5.add(FloatVector.fromMemorySegment(s, m, p + 5 * vb, o));
-            a6 = a6.add(FloatVector.fromMemorySegment(s, m, p + 6 * vb, o));
-            a7 = a7.add(FloatVector.fromMemorySegment(s, m, p + 7 * vb, o));
+        for (long pass = 0; pass < passes; pass++) {
+            for (long p = from; p < from + bytes; p += 8 * vb) {
+                a0 = a0.add(FloatVector.fromMemorySegment(s, m, p, o));
+                a1 = a1.add(FloatVector.fromMemorySegment(s, m, p + vb, o));
+                a2 = a2.add(FloatVector.fromMemorySegment(s, m, p + 2 * vb, o));
+                a3 = a3.add(FloatVector.fromMemorySegment(s, m, p + 3 * vb, o));
+                a4 = a4.add(FloatVector.fromMemorySegment(s, m, p + 4 * vb, o));
+                a5 = a5.add(FloatVector.fromMemorySegment(s, m, p + 5 * vb, o));
+                a6 = a6.add(FloatVector.fromMemorySegment(s, m, p + 6 * vb, o));
+                a7 = a7.add(FloatVector.fromMemorySegment(s, m, p + 7 * vb, o));
+            }
         }
         return a0.add(a1).add(a2).add(a3).add(a4).add(a5).add(a6).add(a7).reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
     }
