@@ -194,22 +194,12 @@ public class RooflineBenchmark {
         h.descending = !down;
         long block = Math.min(64L << 10, bytes);
         long blocks = bytes / block;
-        long passes = passes(bytes);
+        long passes = Report.readPasses(bytes);
         float sum = 0f;
         for (long b = 0; b < blocks; b++) {
             sum += readBlock(m, from + (down ? blocks - 1 - b : b) * block, block, passes);
         }
         return sum;
-    }
-
-    /**
-     * How many times one op of {@link #read} sums {@code bytes}: once, or for a read of at most
-     * {@link #READ_L1} as many times as make {@link #READ_SMALL}, so that the op's fixed cost
-     * (the final reduction, JMH's own call) weighs on it as on the 256 KiB read. The report
-     * counts the bytes of every pass.
-     */
-    static long passes(long bytes) {
-        return bytes <= READ_L1 ? READ_SMALL / bytes : 1;
     }
 
     private static float readBlock(MemorySegment m, long from, long bytes, long passes) {
