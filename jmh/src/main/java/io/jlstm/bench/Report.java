@@ -510,9 +510,6 @@ public final class Report {
         return bytes <= RooflineBenchmark.READ_L1 ? RooflineBenchmark.READ_SMALL / bytes : 1;
     }
 
-    /** Reads this small are L1-resident on the cores measured so far ({@link RooflineBenchmark#READ_L1}). */
-    static final long L1_READ_BYTES = 32L << 10;
-
     /** The ceilings of this machine, measured in the same run, and each row's floor from them. */
     static String roofline(List<Row> rows, List<Trial> trials) {
         Ceilings c = ceilings(trials);
@@ -530,9 +527,10 @@ public final class Report {
                 "- OpenBLAS sgemv (transposed) over 4 MiB, %d thread%s: %.1f GB/s%n", t, t == 1 ? "" : "s", g)));
         c.readGbs().forEach((bytes, perThreads) -> perThreads.forEach((t, g) -> md.append(String.format(Locale.ROOT,
                 "- Read bandwidth over %s, forward and backward in turn, %d thread%s: %.1f GB/s%s%n",
-                Ceilings.sizeLabel(bytes), t, t == 1 ? "" : "s", g, bytes <= L1_READ_BYTES
-                        ? " (fits an L1 of 32 KiB; no workload's weights are this small, so no floor uses it: set"
-                          + " against the next size, it shows how much faster L1 feeds the core than L2)"
+                Ceilings.sizeLabel(bytes), t, t == 1 ? "" : "s", g, readPasses(bytes) > 1
+                        ? " (stays in L1, read " + readPasses(bytes) + " times an op; no workload's weights are this"
+                          + " small, so no floor uses it: set against the next size, it shows how much faster L1"
+                          + " feeds the core than L2)"
                         : ""))));
         if (c.handoffMicros() != null) {
             md.append(String.format(Locale.ROOT, "- Hand-off between two threads, a flag set by one and seen by the other "

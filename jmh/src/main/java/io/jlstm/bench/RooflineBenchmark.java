@@ -187,7 +187,8 @@ public class RooflineBenchmark {
      * Sum of {@code bytes} from {@code from}, 8 vectors per iteration (8 independent adds), in blocks
      * of 64 KiB (or one block of {@code bytes}, if smaller) visited last to first every other call
      * (as the packed products visit their panels, so that a call starts on what the last one read
-     * last); {@code bytes} is a multiple of the block.
+     * last); {@code bytes} is a multiple of the block. A read small enough for L1 is summed
+     * {@link Report#readPasses} times.
      */
     static float read(MemorySegment m, long from, long bytes, Half h) {
         boolean down = h.descending;

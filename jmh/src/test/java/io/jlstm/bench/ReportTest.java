@@ -132,7 +132,7 @@ class ReportTest {
         assertEquals(150, c.readFor(256 << 10, 1), 1e-9, "W4's recurrent kernel: the 256 KiB read, not the L1 one");
         assertEquals(150, c.readFor(4 << 20, 1), 1e-9);
         String md = Report.markdown(Report.rows(trials), trials, "test machine", "2026-12-05", "JDK 25");
-        assertTrue(md.contains("- Read bandwidth over 16 KiB, forward and backward in turn, 1 thread: 300.0 GB/s (fits an L1"), md);
+        assertTrue(md.contains("- Read bandwidth over 16 KiB, forward and backward in turn, 1 thread: 300.0 GB/s (stays in L1, read 16 times an op;"), md);
         assertTrue(md.contains("- Read bandwidth over 256 KiB, forward and backward in turn, 1 thread: 150.0 GB/s\n"), md);
     }
 
