@@ -23,7 +23,12 @@ final class Fixtures {
     static final float[] SPECIALS = {
         0f, -0f, Float.MIN_VALUE, -Float.MIN_VALUE, Float.MIN_NORMAL, -Float.MIN_NORMAL, 1e-30f, -1e-30f,
         3.9e-4f, -3.9e-4f, 4e-4f, -4e-4f, 4.1e-4f, 1e-3f, 0.5f, -0.5f, 1f, -1f, 3f, -3f, 7.99881172180175781f,
-        -7.99881172180175781f, 8f, -8f, 9f, -9f, 16f, -16f, 17f, -17f, 20f, -20f, 88f, -88f, 1e10f, -1e10f,
+        -7.99881172180175781f, Math.nextUp(7.99881172180175781f), Math.nextDown(7.99881172180175781f),
+        Math.nextUp(-7.99881172180175781f), Math.nextDown(-7.99881172180175781f),
+        // twice the clamp and its neighbours: a sigmoid clamps half its input
+        2 * 7.99881172180175781f, -2 * 7.99881172180175781f, Math.nextUp(2 * 7.99881172180175781f),
+        Math.nextDown(2 * 7.99881172180175781f), Math.nextUp(-2 * 7.99881172180175781f),
+        Math.nextDown(-2 * 7.99881172180175781f), 8f, -8f, 9f, -9f, 16f, -16f, 17f, -17f, 20f, -20f, 88f, -88f, 1e10f, -1e10f,
         Float.MAX_VALUE, -Float.MAX_VALUE, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.NaN,
         Float.intBitsToFloat(0xffc00001), // a negative NaN with payload
     };
