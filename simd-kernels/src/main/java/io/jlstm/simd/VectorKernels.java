@@ -814,7 +814,10 @@ abstract sealed class VectorKernels implements Kernels
      * activateBody) and the tanh gates without activateBody's {@code * 1} and {@code + (-0)} (each
      * leaves every float as it is) took the cell from 187 to 137 ns for 64 units, 345 to 241 ns for
      * 128, 650 to 454 ns for 256 (ad hoc harness, 2026-12-05, one cell called in a loop; the same
-     * bits). Leaves the gates buffer as it was.
+     * bits). Pipelined by one vector (the loop's comment) on 2026-12-07: 20 % faster for 64 units
+     * (0.081 against 0.065 us), 15 % for 128 (0.14 against 0.12 us), 10 % for 256 (0.25 against
+     * 0.225 us) on the Zen 5 host (ad hoc harness, 50 cells one after another; the same bits).
+     * Leaves the gates buffer as it was.
      */
     private void lstmCellTanhSigmoid(MemorySegment gates, long gOff, MemorySegment c, long cOff, MemorySegment h,
                                      long hOff, int units, int bound) {
@@ -830,95 +833,111 @@ abstract sealed class VectorKernels implements Kernels
         FloatVector a1 = FloatVector.broadcast(s, A1);
         FloatVector b2 = FloatVector.broadcast(s, B2);
         FloatVector b0 = FloatVector.broadcast(s, B0);
-        for (int j = 0; j < bound; j += step) {
+        // Software-pipelined by one vector: iteration j computes the gates and c of vector j, then
+        // tanh(c) and h of vector j - 1, two independent chains of about 60 cycles each side by side
+        // (one vector's chain, gates then tanh(c), is twice that, longer than the out-of-order
+        // window covers). Vector j's c is stored before vector j - 1's h, so gates, c and h must
+        // not overlap (as the strips above also require).
+        FloatVector cPrev = FloatVector.zero(s);
+        FloatVector oPrev = cPrev;
+        for (int j = 0; j <= bound; j += step) {
             FloatVector v;
             FloatVector xc;
             FloatVector x2;
             FloatVector p;
             FloatVector q;
             VectorMask<Float> tiny;
-            // i = sigmoid(z_i) = 0.5 tanh(0.5 z_i) + 0.5
-            v = FloatVector.fromMemorySegment(s, gates, (gOff + j) * Float.BYTES, ORDER).mul(0.5f);
-            tiny = v.abs().compare(VectorOperators.LT, TINY);
-            xc = v.blend(CLAMP, v.compare(VectorOperators.GT, CLAMP)).blend(-CLAMP, v.compare(VectorOperators.LT, -CLAMP));
-            x2 = xc.mul(xc);
-            p = x2.fma(A13, A11);
-            p = x2.fma(p, a9);
-            p = x2.fma(p, a7);
-            p = x2.fma(p, a5);
-            p = x2.fma(p, a3);
-            p = x2.fma(p, a1);
-            p = xc.mul(p);
-            q = x2.fma(B6, B4);
-            q = x2.fma(q, b2);
-            q = x2.fma(q, b0);
-            FloatVector gi = p.div(q).blend(v, tiny).fma(0.5f, 0.5f);
-            // f = sigmoid(z_f)
-            v = FloatVector.fromMemorySegment(s, gates, (fOff + j) * Float.BYTES, ORDER).mul(0.5f);
-            tiny = v.abs().compare(VectorOperators.LT, TINY);
-            xc = v.blend(CLAMP, v.compare(VectorOperators.GT, CLAMP)).blend(-CLAMP, v.compare(VectorOperators.LT, -CLAMP));
-            x2 = xc.mul(xc);
-            p = x2.fma(A13, A11);
-            p = x2.fma(p, a9);
-            p = x2.fma(p, a7);
-            p = x2.fma(p, a5);
-            p = x2.fma(p, a3);
-            p = x2.fma(p, a1);
-            p = xc.mul(p);
-            q = x2.fma(B6, B4);
-            q = x2.fma(q, b2);
-            q = x2.fma(q, b0);
-            FloatVector gf = p.div(q).blend(v, tiny).fma(0.5f, 0.5f);
-            // g = tanh(z_c); activateBody computes 1 tanh(1 z_c) + (-0), the same bits: x * 1 and x + (-0) are x for every float
-            v = FloatVector.fromMemorySegment(s, gates, (gcOff + j) * Float.BYTES, ORDER);
-            tiny = v.abs().compare(VectorOperators.LT, TINY);
-            xc = v.blend(CLAMP, v.compare(VectorOperators.GT, CLAMP)).blend(-CLAMP, v.compare(VectorOperators.LT, -CLAMP));
-            x2 = xc.mul(xc);
-            p = x2.fma(A13, A11);
-            p = x2.fma(p, a9);
-            p = x2.fma(p, a7);
-            p = x2.fma(p, a5);
-            p = x2.fma(p, a3);
-            p = x2.fma(p, a1);
-            p = xc.mul(p);
-            q = x2.fma(B6, B4);
-            q = x2.fma(q, b2);
-            q = x2.fma(q, b0);
-            FloatVector gg = p.div(q).blend(v, tiny);
-            // o = sigmoid(z_o)
-            v = FloatVector.fromMemorySegment(s, gates, (oOff + j) * Float.BYTES, ORDER).mul(0.5f);
-            tiny = v.abs().compare(VectorOperators.LT, TINY);
-            xc = v.blend(CLAMP, v.compare(VectorOperators.GT, CLAMP)).blend(-CLAMP, v.compare(VectorOperators.LT, -CLAMP));
-            x2 = xc.mul(xc);
-            p = x2.fma(A13, A11);
-            p = x2.fma(p, a9);
-            p = x2.fma(p, a7);
-            p = x2.fma(p, a5);
-            p = x2.fma(p, a3);
-            p = x2.fma(p, a1);
-            p = xc.mul(p);
-            q = x2.fma(B6, B4);
-            q = x2.fma(q, b2);
-            q = x2.fma(q, b0);
-            FloatVector go = p.div(q).blend(v, tiny).fma(0.5f, 0.5f);
-            // c = f c + i g; h = o tanh(c)
-            FloatVector cNew = gf.fma(FloatVector.fromMemorySegment(s, c, (cOff + j) * Float.BYTES, ORDER), gi.mul(gg));
-            cNew.intoMemorySegment(c, (cOff + j) * Float.BYTES, ORDER);
-            v = cNew;
-            tiny = v.abs().compare(VectorOperators.LT, TINY);
-            xc = v.blend(CLAMP, v.compare(VectorOperators.GT, CLAMP)).blend(-CLAMP, v.compare(VectorOperators.LT, -CLAMP));
-            x2 = xc.mul(xc);
-            p = x2.fma(A13, A11);
-            p = x2.fma(p, a9);
-            p = x2.fma(p, a7);
-            p = x2.fma(p, a5);
-            p = x2.fma(p, a3);
-            p = x2.fma(p, a1);
-            p = xc.mul(p);
-            q = x2.fma(B6, B4);
-            q = x2.fma(q, b2);
-            q = x2.fma(q, b0);
-            go.mul(p.div(q).blend(v, tiny)).intoMemorySegment(h, (hOff + j) * Float.BYTES, ORDER);
+            FloatVector cNew = cPrev;
+            FloatVector go = oPrev;
+            if (j < bound) {
+                // i = sigmoid(z_i) = 0.5 tanh(0.5 z_i) + 0.5
+                v = FloatVector.fromMemorySegment(s, gates, (gOff + j) * Float.BYTES, ORDER).mul(0.5f);
+                tiny = v.abs().compare(VectorOperators.LT, TINY);
+                xc = v.blend(CLAMP, v.compare(VectorOperators.GT, CLAMP)).blend(-CLAMP, v.compare(VectorOperators.LT, -CLAMP));
+                x2 = xc.mul(xc);
+                p = x2.fma(A13, A11);
+                p = x2.fma(p, a9);
+                p = x2.fma(p, a7);
+                p = x2.fma(p, a5);
+                p = x2.fma(p, a3);
+                p = x2.fma(p, a1);
+                p = xc.mul(p);
+                q = x2.fma(B6, B4);
+                q = x2.fma(q, b2);
+                q = x2.fma(q, b0);
+                FloatVector gi = p.div(q).blend(v, tiny).fma(0.5f, 0.5f);
+                // f = sigmoid(z_f)
+                v = FloatVector.fromMemorySegment(s, gates, (fOff + j) * Float.BYTES, ORDER).mul(0.5f);
+                tiny = v.abs().compare(VectorOperators.LT, TINY);
+                xc = v.blend(CLAMP, v.compare(VectorOperators.GT, CLAMP)).blend(-CLAMP, v.compare(VectorOperators.LT, -CLAMP));
+                x2 = xc.mul(xc);
+                p = x2.fma(A13, A11);
+                p = x2.fma(p, a9);
+                p = x2.fma(p, a7);
+                p = x2.fma(p, a5);
+                p = x2.fma(p, a3);
+                p = x2.fma(p, a1);
+                p = xc.mul(p);
+                q = x2.fma(B6, B4);
+                q = x2.fma(q, b2);
+                q = x2.fma(q, b0);
+                FloatVector gf = p.div(q).blend(v, tiny).fma(0.5f, 0.5f);
+                // g = tanh(z_c); activateBody computes 1 tanh(1 z_c) + (-0), the same bits: x * 1 and x + (-0) are x for every float
+                v = FloatVector.fromMemorySegment(s, gates, (gcOff + j) * Float.BYTES, ORDER);
+                tiny = v.abs().compare(VectorOperators.LT, TINY);
+                xc = v.blend(CLAMP, v.compare(VectorOperators.GT, CLAMP)).blend(-CLAMP, v.compare(VectorOperators.LT, -CLAMP));
+                x2 = xc.mul(xc);
+                p = x2.fma(A13, A11);
+                p = x2.fma(p, a9);
+                p = x2.fma(p, a7);
+                p = x2.fma(p, a5);
+                p = x2.fma(p, a3);
+                p = x2.fma(p, a1);
+                p = xc.mul(p);
+                q = x2.fma(B6, B4);
+                q = x2.fma(q, b2);
+                q = x2.fma(q, b0);
+                FloatVector gg = p.div(q).blend(v, tiny);
+                // o = sigmoid(z_o)
+                v = FloatVector.fromMemorySegment(s, gates, (oOff + j) * Float.BYTES, ORDER).mul(0.5f);
+                tiny = v.abs().compare(VectorOperators.LT, TINY);
+                xc = v.blend(CLAMP, v.compare(VectorOperators.GT, CLAMP)).blend(-CLAMP, v.compare(VectorOperators.LT, -CLAMP));
+                x2 = xc.mul(xc);
+                p = x2.fma(A13, A11);
+                p = x2.fma(p, a9);
+                p = x2.fma(p, a7);
+                p = x2.fma(p, a5);
+                p = x2.fma(p, a3);
+                p = x2.fma(p, a1);
+                p = xc.mul(p);
+                q = x2.fma(B6, B4);
+                q = x2.fma(q, b2);
+                q = x2.fma(q, b0);
+                go = p.div(q).blend(v, tiny).fma(0.5f, 0.5f);
+                // c = f c + i g
+                cNew = gf.fma(FloatVector.fromMemorySegment(s, c, (cOff + j) * Float.BYTES, ORDER), gi.mul(gg));
+                cNew.intoMemorySegment(c, (cOff + j) * Float.BYTES, ORDER);
+            }
+            if (j > 0) {
+                // h = o tanh(c) for vector j - 1
+                v = cPrev;
+                tiny = v.abs().compare(VectorOperators.LT, TINY);
+                xc = v.blend(CLAMP, v.compare(VectorOperators.GT, CLAMP)).blend(-CLAMP, v.compare(VectorOperators.LT, -CLAMP));
+                x2 = xc.mul(xc);
+                p = x2.fma(A13, A11);
+                p = x2.fma(p, a9);
+                p = x2.fma(p, a7);
+                p = x2.fma(p, a5);
+                p = x2.fma(p, a3);
+                p = x2.fma(p, a1);
+                p = xc.mul(p);
+                q = x2.fma(B6, B4);
+                q = x2.fma(q, b2);
+                q = x2.fma(q, b0);
+                oPrev.mul(p.div(q).blend(v, tiny)).intoMemorySegment(h, (hOff + j - step) * Float.BYTES, ORDER);
+            }
+            cPrev = cNew;
+            oPrev = go;
         }
     }
 
