@@ -815,8 +815,8 @@ abstract sealed class VectorKernels implements Kernels
      * leaves every float as it is) took the cell from 187 to 137 ns for 64 units, 345 to 241 ns for
      * 128, 650 to 454 ns for 256 (ad hoc harness, 2026-12-05, one cell called in a loop; the same
      * bits). Pipelined by one vector (the loop's comment) on 2026-12-07: 20 % faster for 64 units
-     * (0.081 against 0.065 us), 15 % for 128 (0.14 against 0.12 us), 10 % for 256 (0.25 against
-     * 0.225 us) on the Zen 5 host (ad hoc harness, 50 cells one after another; the same bits).
+     * (0.081 -> 0.065 us), 15 % for 128 (0.14 -> 0.12 us), 10 % for 256 (0.25 -> 0.225 us) on
+     * the Zen 5 host (ad hoc harness, 50 cells one after another; the same bits).
      * Leaves the gates buffer as it was.
      */
     private void lstmCellTanhSigmoid(MemorySegment gates, long gOff, MemorySegment c, long cOff, MemorySegment h,
@@ -840,7 +840,9 @@ abstract sealed class VectorKernels implements Kernels
         // not overlap (as the strips above also require).
         FloatVector cPrev = FloatVector.zero(s);
         FloatVector oPrev = cPrev;
-        for (int j = 0; j <= bound; j += step) {
+        int vectors = bound / step;
+        for (int n = 0; n <= vectors; n++) {
+            int j = n * step; // at most bound: no int overflow, even for units near 2^31
             FloatVector v;
             FloatVector xc;
             FloatVector x2;

@@ -261,7 +261,9 @@ class KernelsAgreementTest {
     void cellsAreBitwiseEqual(int bits) {
         Kernels v = Fixtures.vectorOrSkip(bits);
         Random rnd = new Random(17);
-        int[] unitCounts = {0, 1, 7, 13, 37, 300, 1021}; // 300 and 1021 cross a strip boundary
+        // 300 and 1021 cross a strip boundary; 16 and 17 are one 512-bit vector (with and without a
+        // scalar tail), the pipelined default cell's shortest loop
+        int[] unitCounts = {0, 1, 7, 13, 16, 17, 37, 300, 1021};
         for (Activation act : Activation.values()) {
             for (Activation rec : Activation.values()) {
                 for (int u : unitCounts) {
