@@ -139,6 +139,8 @@ final class RecurrentExec extends LayerExec {
         /** The panel order of this step's products: flipped after every step, so that each step
          *  starts on the weights the previous one read last (still in cache); see Kernels#gemvPacked. */
         boolean descending;
+        /** Every product of this pass on the calling thread: the step helper stalled a moment ago ({@link StepPool#contended}). */
+        boolean oneThread;
 
         StepState(RecurrentExec layer, int batch, java.util.function.LongFunction<MemorySegment> alloc) {
             long bh = (long) batch * layer.units;
@@ -186,15 +188,21 @@ final class RecurrentExec extends LayerExec {
      * one time step). {@code descending} is the panel order (the step state's, for one step's rows).
      */
     void projectInputs(MemorySegment x, long xOff, int ldx, int rows, MemorySegment xp, boolean descending) {
+        projectInputs(x, xOff, ldx, rows, xp, descending, false);
+    }
+
+    /** {@link #projectInputs(MemorySegment, long, int, int, MemorySegment, boolean)}, on this thread alone with {@code alone}. */
+    private void projectInputs(MemorySegment x, long xOff, int ldx, int rows, MemorySegment xp, boolean descending,
+                               boolean alone) {
         biasRows(xp, rows);
         if (rows == 1) {
             // one row (a streaming batch-1 step): a packed gemv, like the recurrent product
-            gemvPacked(inputFeatures, width, packedInput, x, xOff, xp, 0, 0, width, descending);
+            gemvPacked(inputFeatures, width, packedInput, x, xOff, xp, 0, 0, width, descending, alone);
             return;
         }
         // float32 panels packed at load: faster than the backend's sgemm on every workload
         // measured (W2 1t 14.1 ms against 15.7 ms with OpenBLAS's, W3 1t 142 against 172 ms)
-        gemmPacked(rows, inputFeatures, width, packedInputRows, x, xOff, ldx, xp, 0, width, descending);
+        gemmPacked(rows, inputFeatures, width, packedInputRows, x, xOff, ldx, xp, 0, width, descending, alone);
     }
 
     /** Sets the first {@code rows} rows of {@code xp} ([rows, G·H]) to the input bias, or to zero without one. */
@@ -235,7 +243,7 @@ final class RecurrentExec extends LayerExec {
         if (lstm) {
             if (!hIsZero) {
                 recurrentProduct(backend, batch, s.h, recurrentKernel, packedRecurrent, width, xp, xpOff, xpStride, true,
-                        down);
+                        down, s.oneThread);
             }
             StepPool pool = batch >= 2 && (long) batch * h >= MIN_SPLIT_CELLS ? StepPool.get() : null;
             if (pool != null && pool.canRead(xp) && pool.canRead(s.h) && pool.canRead(s.c)) {
@@ -255,7 +263,7 @@ final class RecurrentExec extends LayerExec {
             }
             if (!hIsZero) {
                 recurrentProduct(backend, batch, s.h, recurrentKernel, packedRecurrent, width, s.hp, 0, width,
-                        beta == 1f, down);
+                        beta == 1f, down, s.oneThread);
             } else if (recurrentBias == null) {
                 s.hp.fill((byte) 0);
             }
@@ -269,7 +277,7 @@ final class RecurrentExec extends LayerExec {
                 s.hp.fill((byte) 0);
             } else {
                 recurrentProduct(backend, batch, s.h, recurrentKernel, packedRecurrent, 2 * h, s.hp, 0, 2 * h, false,
-                        down);
+                        down, s.oneThread);
             }
             for (int b = 0; b < batch; b++) {
                 k.gruGatesResetBefore(xp, xpOff + (long) b * xpStride, s.hp, 2L * b * h, s.h, (long) b * h,
@@ -279,7 +287,7 @@ final class RecurrentExec extends LayerExec {
                 s.hph.fill((byte) 0);
             } else {
                 recurrentProduct(backend, batch, s.rh, candidateKernel, packedCandidate, h, s.hph, 0, h, false,
-                        down);
+                        down, s.oneThread);
             }
             for (int b = 0; b < batch; b++) {
                 k.gruFinishResetBefore(xp, xpOff + (long) b * xpStride, s.hph, (long) b * h, s.h, (long) b * h,
@@ -314,8 +322,8 @@ final class RecurrentExec extends LayerExec {
             int j0 = (down ? panels - 1 - q : q) * panel;
             int j1 = Math.min(width, j0 + panel);
             // this layer's precision, on this thread (neither product reaches StepPool.MIN_SPLIT)
-            gemvPacked(inputFeatures, width, packedInput, x, 0, xp, 0, j0, j1, false);
-            gemvPacked(units, width, packedRecurrent, s.h, 0, xp, 0, j0, j1, false);
+            gemvPacked(inputFeatures, width, packedInput, x, 0, xp, 0, j0, j1, false, true);
+            gemvPacked(units, width, packedRecurrent, s.h, 0, xp, 0, j0, j1, false, true);
         }
         lstmRows(k, xp, 0, width, s, 0, 1);
         return true;
@@ -371,18 +379,18 @@ final class RecurrentExec extends LayerExec {
      */
     private void recurrentProduct(Backend backend, int batch, MemorySegment in, MemorySegment u, MemorySegment packed,
                                   int cols, MemorySegment out, long outOff, int ldOut, boolean accumulate,
-                                  boolean descending) {
+                                  boolean descending, boolean alone) {
         if (batch == 1) {
             if (!accumulate) {
                 out.fill((byte) 0); // out is exactly one row here: the step state's own buffer
             }
-            gemvPacked(units, cols, packed, in, 0, out, outOff, 0, cols, descending);
+            gemvPacked(units, cols, packed, in, 0, out, outOff, 0, cols, descending, alone);
         } else if (!bf16) {
             // U packed once at load: no per-step packing of B (which a BLAS does on every call)
             if (!accumulate) {
                 zero(out, (long) batch * ldOut); // out is then the step state's own [batch, cols] buffer
             }
-            gemmPacked(batch, units, cols, packed, in, 0, units, out, outOff, ldOut, descending);
+            gemmPacked(batch, units, cols, packed, in, 0, units, out, outOff, ldOut, descending, alone);
         } else {
             backend.sgemm(false, false, batch, cols, units, 1f, in, 0, units, u, 0, width,
                     accumulate ? 1f : 0f, out, outOff, ldOut);
@@ -395,10 +403,10 @@ final class RecurrentExec extends LayerExec {
                 || (long) inputFeatures * width >= StepPool.MIN_SPLIT);
     }
 
-    /** {@code out[rows, 0:cols) += in[rows, depth] · packed} (float32 panels), on two threads when configured and worth it. */
+    /** {@code out[rows, 0:cols) += in[rows, depth] · packed} (float32 panels), on two threads when configured and worth it (never with {@code alone}). */
     private void gemmPacked(int rows, int depth, int cols, MemorySegment packed, MemorySegment in, long inOff, int ldIn,
-                            MemorySegment out, long outOff, int ldOut, boolean descending) {
-        StepPool pool = (long) rows * depth * cols >= StepPool.MIN_SPLIT ? StepPool.get() : null;
+                            MemorySegment out, long outOff, int ldOut, boolean descending, boolean alone) {
+        StepPool pool = !alone && (long) rows * depth * cols >= StepPool.MIN_SPLIT ? StepPool.get() : null;
         if (pool != null) {
             pool.gemmPacked(packedFor, rows, depth, cols, in, inOff, ldIn, packed, out, outOff, ldOut, descending);
         } else {
@@ -408,8 +416,8 @@ final class RecurrentExec extends LayerExec {
 
     /** {@code out[j0:j1) += in · packed} in this layer's precision, on two threads when configured and worth it. */
     private void gemvPacked(int rows, int cols, MemorySegment packed, MemorySegment in, long inOff, MemorySegment out,
-                            long outOff, int j0, int j1, boolean descending) {
-        StepPool pool = (long) rows * cols >= StepPool.MIN_SPLIT && inOff == 0 && j0 == 0 && j1 == cols
+                            long outOff, int j0, int j1, boolean descending, boolean alone) {
+        StepPool pool = !alone && (long) rows * cols >= StepPool.MIN_SPLIT && inOff == 0 && j0 == 0 && j1 == cols
                 ? StepPool.get() : null;
         if (pool != null) {
             pool.gemvPacked(packedFor, bf16, rows, cols, packed, in, out, outOff, descending);
@@ -437,11 +445,20 @@ final class RecurrentExec extends LayerExec {
         boolean seq = rspec.returnSequences();
         MemorySegment out = ctx.resultFloats(seq ? (long) batch * steps * units : (long) batch * units);
         long stateBytes = (long) batch * units * Float.BYTES;
+        boolean alone = false;
         if (batch == 1 && unitSplit != null) {
-            MemorySegment hEnd = ctx.scratchFloats(units);
-            MemorySegment cEnd = ctx.scratchFloats(units);
-            if (unitSplit.run(in, steps, initialState, out, seq, hEnd, cEnd)) {
-                return finish(ctx, out, seq, hEnd, cEnd, stateBytes);
+            StepPool pool = StepPool.get();
+            if (pool != null && pool.contended()) {
+                // the helper stalled a moment ago (a busy host): the whole sequence on this thread,
+                // its products included, even if the back-off ends before the sequence does
+                alone = true;
+                unitSplit.noteBackedOff();
+            } else {
+                MemorySegment hEnd = ctx.scratchFloats(units);
+                MemorySegment cEnd = ctx.scratchFloats(units);
+                if (unitSplit.run(in, steps, initialState, out, seq, hEnd, cEnd)) {
+                    return finish(ctx, out, seq, hEnd, cEnd, stateBytes);
+                }
             }
         }
         MemorySegment xp = null;
@@ -452,7 +469,7 @@ final class RecurrentExec extends LayerExec {
             }
             int rows = Math.multiplyExact(batch, steps);
             xp = ctx.scratchFloats((long) rows * width);
-            projectInputs(in, 0, inputFeatures, rows, xp, false);
+            projectInputs(in, 0, inputFeatures, rows, xp, false, alone);
         }
 
         boolean zeroStart = initialState == null;
@@ -501,6 +518,7 @@ final class RecurrentExec extends LayerExec {
         } else {
             StepState s = new StepState(this, batch, ctx::scratchFloats);
             s.load(initialState, 0, stateBytes);
+            s.oneThread = alone;
             for (int i = 0; i < steps; i++) {
                 int t = rspec.goBackwards() ? steps - 1 - i : i;
                 step(ctx.backend(), ctx.kernels(), xp, (long) t * width, (int) stride, batch, s, zeroStart && i == 0);

@@ -107,6 +107,18 @@ public final class Sequential implements AutoCloseable {
         return u == null ? 0 : u.completed();
     }
 
+    /** Layer i's sequences and streamed steps that ran split or, the helper having stalled a moment before, on one thread ({@link UnitSplit#backedOff}); tests. */
+    long unitSplitOffered(int i) {
+        UnitSplit u = unitSplit(i);
+        return u == null ? 0 : u.completed() + u.backedOff();
+    }
+
+    /** Layer i's split sequences in which the helper stalled mid-half and the caller finished alone (tests). */
+    long unitSplitStalls(int i) {
+        UnitSplit u = unitSplit(i);
+        return u == null ? 0 : u.stalls();
+    }
+
     /** Half steps of layer i's split sequences that the caller's thread took over from the helper (tests). */
     long unitSplitStolen(int i) {
         UnitSplit u = unitSplit(i);

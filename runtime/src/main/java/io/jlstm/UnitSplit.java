@@ -184,6 +184,13 @@ final class UnitSplit {
             return false;
         }
         try {
+            if (pool.contended()) {
+                // the helper stalled a moment ago: the host is busy, and one thread runs a sequence
+                // faster than two that wait a time slice for each other (RecurrentExec checks this
+                // first, and then keeps the products of the one-thread path on this thread too)
+                backedOff.incrementAndGet();
+                return false;
+            }
             if (!pool.canRead(x)) {
                 x = staged(x, (long) steps * layer.inputFeatures);
             }
@@ -199,6 +206,7 @@ final class UnitSplit {
             progress.set(PAD, 0);
             progress.set(CLAIM, 0);
             failed = false;
+            helperStop = false;
             boolean zeroStart = init == null;
             MemorySegment input = x;
             try {
@@ -209,6 +217,12 @@ final class UnitSplit {
                 // this thread only stopped waiting: the helper's failure (suppressed here) is the cause
                 Throwable[] theirs = e.getSuppressed();
                 throw new IllegalStateException("the step helper thread failed", theirs.length > 0 ? theirs[0] : null);
+            }
+            if (helperStop) {
+                stalls++;
+                pool.stalled();
+            } else {
+                pool.ranClean();
             }
             long bytes = (long) units * Float.BYTES;
             completed++;
@@ -235,6 +249,10 @@ final class UnitSplit {
             return false;
         }
         try {
+            if (pool.contended()) { // the helper stalled a moment ago (see run)
+                backedOff.incrementAndGet();
+                return false;
+            }
             streamStep.x = x;
             streamStep.h = h;
             streamStep.c = c;
@@ -329,6 +347,58 @@ final class UnitSplit {
     }
 
     /**
+     * Least wait for a half step the helper has claimed before the caller counts it as a stall: the
+     * helper descheduled in the middle of its half (a busy host, more runnable threads than cores),
+     * to run again only after a time slice of milliseconds. A half the helper is computing normally
+     * is done within about one half step of the caller's own (a few microseconds to tens of them
+     * for the layers measured), so the wait must also exceed {@link #STALL_STEPS} of the call's
+     * mean step time so far.
+     */
+    static final long STALL_NANOS = 200_000;
+
+    /** A stall is also a wait longer than this many of the call's mean steps so far (see {@link #STALL_NANOS}). */
+    static final int STALL_STEPS = 8;
+
+    /**
+     * Fewest half steps the caller takes over from the helper in one sequence (or a quarter of its
+     * steps, if more) before it finishes the sequence alone and counts it as a stall: a helper
+     * that misses that many shares its core with other work. A helper woken from parking at the
+     * start of a sequence misses a few. With one busy-looping process beside W2 on two vCPUs the
+     * caller took over about 70 of each sequence's 100 half steps (ad hoc harness, 2026-12-07).
+     */
+    static final int TAKE_LIMIT = 8;
+
+    /**
+     * Set by the caller after a stall: the helper claims no more half steps of this sequence, and the
+     * caller computes every later half 1 itself, on one thread, without waiting. Cleared by {@link #run}.
+     */
+    private volatile boolean helperStop;
+
+    /** Sequences of this layer whose helper stalled (written under {@link #busy}). */
+    private volatile long stalls;
+
+    /** Sequences of this layer in which the helper stalled (then the caller finished them alone). */
+    long stalls() {
+        return stalls;
+    }
+
+    /** Sequences and streamed steps left to one thread because the pool was backing off after a stall. */
+    private final java.util.concurrent.atomic.AtomicLong backedOff = new java.util.concurrent.atomic.AtomicLong();
+
+    /** Sequences and streamed steps this layer ran on one thread because the helper had stalled recently ({@link StepPool#contended}). */
+    long backedOff() {
+        return backedOff.get();
+    }
+
+    /** Counts a sequence that the layer runs on one thread because the pool is backing off after a stall. */
+    void noteBackedOff() {
+        backedOff.incrementAndGet();
+    }
+
+    /** Test hook: when positive, the helper sleeps this long after claiming the first half 1 it claims from step 5 of a sequence (a stall mid-half). */
+    static volatile long helperStallNanos;
+
+    /**
      * Part p of the sequence, each step as two half steps: half q computes part q's gate columns
      * (after projecting part q's chunk of steps, at a chunk's first step) and updates part q's
      * cells. Step i reads h<sub>i-1</sub> from {@code hBuf[i & 1]} and writes h<sub>i</sub> to
@@ -361,31 +431,47 @@ final class UnitSplit {
         int chunk = chunkRows(steps);
         long hBytes = (long) units * Float.BYTES;
         boolean takingOver = false;
+        boolean alone = false; // after a stall: every later half 1 is this thread's, the helper claims none
+        long takeLimit = Math.max(TAKE_LIMIT, steps / 4);
         long took = 0;
+        long began = System.nanoTime();
         for (int i = 0; i < steps; i++) {
             halfStep(0, x, steps, chunk, i, zeroStart);
             progress.set(0, i + 1);
             if (progress.get(PAD) <= i) {
                 boolean tried = false;
                 boolean mine = false;
-                long since = takingOver ? 0 : System.nanoTime();
+                long since = takingOver || alone ? 0 : System.nanoTime();
+                long stall = 0;
                 int spins = 0;
                 while (progress.get(PAD) <= i) {
                     if (failed) {
                         throw new OtherHalfFailed();
                     }
                     spins++;
-                    if (!tried && (takingOver || StepPool.timeToTakeOver(spins, since))) {
+                    if (!tried && (takingOver || alone || StepPool.timeToTakeOver(spins, since))) {
                         tried = true;
                         if (progress.get(CLAIM) == i && progress.compareAndSet(CLAIM, i, i + 1)) {
                             mine = true;
                             halfStep(1, x, steps, chunk, i, zeroStart);
                             progress.set(PAD, i + 1);
                             took++;
+                            if (!alone && took > takeLimit) {
+                                // the helper keeps missing its halves (it gets a fraction of a core):
+                                // the rest alone, without the helper spinning beside this thread
+                                alone = true;
+                                helperStop = true;
+                            }
                             break;
                         }
                         since = System.nanoTime(); // the helper has it: from here on, the wait before yielding
+                        stall = Math.max(STALL_NANOS, (since - began) / (i + 1) * STALL_STEPS);
                     } else if (tried) {
+                        if (!alone && (spins & 31) == 0 && System.nanoTime() - since >= stall) {
+                            // the helper stopped in the middle of its half: once it is done, finish alone
+                            alone = true;
+                            helperStop = true;
+                        }
                         StepPool.yieldIfLong(spins, since); // the helper may be waiting for this core
                     }
                     Thread.onSpinWait();
@@ -406,6 +492,7 @@ final class UnitSplit {
         int chunk = chunkRows(steps);
         long ran = 0;
         int i = 0;
+        boolean stalledForTests = false;
         while (i < steps) {
             if (failed) {
                 throw new OtherHalfFailed();
@@ -413,7 +500,7 @@ final class UnitSplit {
             if (progress.get(0) < i || progress.get(PAD) < i) { // step i - 1 done, both halves
                 long since = System.nanoTime();
                 int spins = 0;
-                while (progress.get(0) < i || progress.get(PAD) < i) {
+                while ((progress.get(0) < i || progress.get(PAD) < i) && !helperStop) {
                     if (failed) {
                         throw new OtherHalfFailed();
                     }
@@ -425,12 +512,20 @@ final class UnitSplit {
             if (delay > 0 && (i & 7) == 3) {
                 java.util.concurrent.locks.LockSupport.parkNanos(delay);
             }
+            if (helperStop) { // the caller finishes the sequence alone
+                break;
+            }
             long claimed = progress.get(CLAIM);
             if (claimed > i) { // the caller took half 1 of steps up to claimed - 1
                 i = (int) claimed;
                 continue;
             }
             if (progress.compareAndSet(CLAIM, i, i + 1)) {
+                long stallForTests = helperStallNanos;
+                if (stallForTests > 0 && i >= 5 && !stalledForTests) {
+                    stalledForTests = true;
+                    java.util.concurrent.locks.LockSupport.parkNanos(stallForTests);
+                }
                 halfStep(1, x, steps, chunk, i, zeroStart);
                 ran++;
                 progress.set(PAD, i + 1);

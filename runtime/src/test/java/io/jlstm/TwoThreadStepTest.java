@@ -16,16 +16,37 @@ class TwoThreadStepTest {
 
     /** Prints the outputs of a fixed model and input, one float's bits per line. */
     public static void main(String[] args) {
+        if (System.getProperty("jlstm.test.slowHelper", "").equals("stall")) {
+            // first a pass with the helper on time, its output dropped: the stall must be longer than
+            // 8 of the sequence's mean steps (UnitSplit.STALL_STEPS), which are slow until compiled
+            java.io.PrintStream out = System.out;
+            System.setOut(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
+            try {
+                emit("");
+            } finally {
+                System.setOut(out);
+            }
+        }
+        emit(System.getProperty("jlstm.test.slowHelper", ""));
+    }
+
+    private static void emit(String slow) {
         // "steps": the helper late to claim every eighth step of a split sequence; "all": late to
         // claim each hand-off too. The caller takes those halves over, with the same bits.
-        String slow = System.getProperty("jlstm.test.slowHelper", "");
         if (slow.equals("steps") || slow.equals("all")) {
             UnitSplit.helperDelayNanos = 300_000;
         }
         if (slow.equals("all")) {
             io.jlstm.backend.StepPool.delayHelperForTests = 300_000;
         }
+        // "stall": the helper stops for 20 ms in the middle of a step from step 5 of each split
+        // sequence; the caller finishes that sequence alone and leaves the layer's next one to one thread
+        if (slow.equals("stall")) {
+            UnitSplit.helperStallNanos = 20_000_000;
+        }
         long[] stolen = new long[1];
+        long[] stalls = new long[2]; // stalled sequences, sequences left to one thread after one
+        StringBuilder stallDetail = new StringBuilder();
         long[] helped = new long[1];
         try (Sequential model = Models.build(3, 128, io.jlstm.backend.Backends.java(),
                 io.jlstm.layers.LstmSpec.of(256).returnSequences(true),
@@ -87,8 +108,11 @@ class TwoThreadStepTest {
                         sb.append(Float.floatToRawIntBits(v)).append('\n');
                     }
                 }
-                splits.append("#split backwards ").append(back.unitSplitRuns(0)).append('\n');
+                splits.append("#split backwards ").append(back.unitSplitOffered(0)).append('\n');
                 stolen[0] += back.unitSplitStolen(0);
+                stalls[0] += back.unitSplitStalls(0);
+                stallDetail.append(" backwards ").append(back.unitSplitStalls(0));
+                stalls[1] += back.unitSplitOffered(0) - back.unitSplitRuns(0);
                 helped[0] += back.unitSplitHelped(0);
             }
             // two stacked layers split by units, both returning sequences: the second reads the
@@ -99,9 +123,14 @@ class TwoThreadStepTest {
                 for (float v : stack.predict(Models.random(new java.util.Random(16), 1f, 1, 70, 32)).output().toFloatArray()) {
                     sb.append(Float.floatToRawIntBits(v)).append('\n');
                 }
-                splits.append("#split stack ").append(stack.unitSplitRuns(0)).append(' ')
-                        .append(stack.unitSplitRuns(1)).append('\n');
+                splits.append("#split stack ").append(stack.unitSplitOffered(0)).append(' ')
+                        .append(stack.unitSplitOffered(1)).append('\n');
                 stolen[0] += stack.unitSplitStolen(0) + stack.unitSplitStolen(1);
+                for (int l = 0; l < 2; l++) {
+                    stalls[0] += stack.unitSplitStalls(l);
+                    stallDetail.append(" stack").append(l).append(' ').append(stack.unitSplitStalls(l));
+                    stalls[1] += stack.unitSplitOffered(l) - stack.unitSplitRuns(l);
+                }
                 helped[0] += stack.unitSplitHelped(0) + stack.unitSplitHelped(1);
             }
             // bf16 weights: the batch-1 gemv split streams bf16 panels
@@ -153,14 +182,20 @@ class TwoThreadStepTest {
                 sb.append(Float.floatToRawIntBits(v)).append('\n');
             }
             // the LSTM(256): three batch-1 predicts and 30 streamed steps
-            splits.append("#split first ").append(model.unitSplitRuns(0)).append('\n');
+            // split, or left to one thread right after a stall of the helper (then the counts would
+            // otherwise depend on the host: a real stall is possible in any run)
+            splits.append("#split first ").append(model.unitSplitOffered(0)).append('\n');
             stolen[0] += model.unitSplitStolen(0);
+            stalls[0] += model.unitSplitStalls(0);
+            stallDetail.append(" first ").append(model.unitSplitStalls(0));
+            stalls[1] += model.unitSplitOffered(0) - model.unitSplitRuns(0);
             helped[0] += model.unitSplitHelped(0);
             io.jlstm.backend.StepPool pool = io.jlstm.backend.StepPool.get();
             System.out.print(sb);
             System.out.print(splits);
             System.out.println("%stolen steps " + stolen[0] + " tasks " + (pool == null ? 0 : pool.stolen())
                     + " helped " + helped[0]);
+            System.out.println("%stalls " + stalls[0] + " backedoff " + stalls[1] + " (stalls by layer:" + stallDetail + ")");
         }
     }
 
@@ -230,6 +265,26 @@ class TwoThreadStepTest {
         long[] c = lateHelperRun("all");
         assertTrue(c[0] > 0, "the caller took over steps of split sequences: " + java.util.Arrays.toString(c));
         assertTrue(c[1] > 0, "the caller took over hand-offs: " + java.util.Arrays.toString(c));
+    }
+
+    /**
+     * When the helper stops in the middle of a half step it has claimed (descheduled by the OS on a
+     * busy host), the caller waits for that half, then finishes the sequence alone instead of
+     * waiting a time slice at every later barrier; the pool then keeps work on one thread for a
+     * while (StepPoolBackoffTest): the same bits.
+     */
+    @Test
+    void aHelperStalledMidHalfLeavesTheSequenceToTheCallerWithTheSameBits() throws Exception {
+        String out = run(2, "jlstm.test.slowHelper=stall");
+        assertEquals(values(plain(1)), values(out));
+        assertEquals("#split backwards 1\n#split stack 1 1\n#split first 33\n", splitLines(out),
+                "the sequences and streamed steps were offered the split");
+        String line = out.lines().filter(l -> l.startsWith("%stalls")).findFirst().orElseThrow();
+        String[] f = line.replace("(", "").replace(")", "").split(" ");
+        // each of the four sequences stalls unless the caller took over every half from step 5 (when
+        // the helper was late to claim them: the caller then never waits for it)
+        assertTrue(Long.parseLong(f[1]) >= 1, "stalled sequences: " + line);
+        // (whether a later sequence then ran on one thread depends on the clock: StepPoolBackoffTest)
     }
 
     /**

@@ -122,7 +122,7 @@ public final class StepPool {
         int panels = (cols + panel - 1) / panel;
         // Memory the helper may not read (a caller's confined arena) keeps the product on this thread.
         if (panels < 2 || !w.isAccessibleBy(helper) || !in.isAccessibleBy(helper) || !out.isAccessibleBy(helper)
-                || !owned.compareAndSet(false, true)) {
+                || contended() || !owned.compareAndSet(false, true)) {
             run(kern, bf16Weights, rows, depth, cols, w, in, inOff, ldIn, out, outOff, ldOut, 0, cols,
                     descendingPanels);
             return;
@@ -142,7 +142,7 @@ public final class StepPool {
             ldy = ldOut;
             mid = (panels / 2) * panel;
             descending = descendingPanels;
-            handOff(productTask);
+            handOff(productTask, true);
         } finally {
             kernels = null;
             packed = null;
@@ -165,18 +165,18 @@ public final class StepPool {
     }
 
     /**
-     * Runs {@code task.run(0)} here and {@code task.run(1)} on the helper when it is free, else both
-     * here; returns when both are done. The caller makes sure the helper may read the task's memory
+     * Runs {@code task.run(0)} here and {@code task.run(1)} on the helper when it is free (and not
+     * backing off after a stall, {@link #contended}), else both here; returns when both are done. The caller makes sure the helper may read the task's memory
      * ({@link #canRead}). The halves must write disjoint memory.
      */
     public void halves(Halves task) {
-        if (!owned.compareAndSet(false, true)) {
+        if (contended() || !owned.compareAndSet(false, true)) {
             task.run(0);
             task.run(1);
             return;
         }
         try {
-            handOff(task);
+            handOff(task, true);
         } finally {
             halves = null;
             owned.set(false);
@@ -187,17 +187,18 @@ public final class StepPool {
      * Runs {@code task.run(0)} here and {@code task.run(1)} on the helper at the same time, and
      * returns true once both are done; returns false, running nothing, when another caller holds
      * the helper. For halves that wait for each other (a barrier between them), which must not run
-     * one after the other on one thread. Each half must stop waiting once the other has failed.
+     * one after the other on one thread, or while the pool backs off after a stall ({@link #contended}).
+     * Each half must stop waiting once the other has failed.
      * Part 0 must be able to finish without part 1 running (taking its work over), and part 1 must
      * then be able to run after it on this thread: when the helper has not started part 1 once
      * part 0 returns, this thread runs part 1 itself.
      */
     public boolean tryConcurrent(Halves task) {
-        if (!owned.compareAndSet(false, true)) {
+        if (contended() || !owned.compareAndSet(false, true)) {
             return false;
         }
         try {
-            handOff(task);
+            handOff(task, false);
         } finally {
             halves = null;
             owned.set(false);
@@ -238,6 +239,106 @@ public final class StepPool {
         }
     }
 
+    /**
+     * Least wait for a half the helper has claimed that counts as a stall: the helper descheduled by
+     * the OS in the middle of its half (more runnable threads than cores on a busy host), so that it
+     * runs again only after a time slice of milliseconds. A hand-off's wait must also exceed twice
+     * the caller's own half; {@code UnitSplit} applies its own rule to the steps of a sequence.
+     */
+    public static final long STALL_NANOS = 200_000;
+
+    /** How long splitting is off after a first stall; each stall while backing off doubles it, up to {@link #SOLO_MAX_NANOS}. */
+    static final long SOLO_MIN_NANOS = 2_000_000;
+
+    /** The longest that splitting stays off after a stall. */
+    static final long SOLO_MAX_NANOS = 256_000_000;
+
+    /**
+     * When to stop splitting work after a stall, and for how long: {@link #SOLO_MIN_NANOS} after a
+     * first stall, doubling with each stall before clean split work has halved it again, up to
+     * {@link #SOLO_MAX_NANOS}. Under a load that keeps descheduling the helper, splitting is tried
+     * again about every quarter second and costs at most one stall each time; once the load is gone,
+     * the first split works again within that time. Thread-safe (its fields are volatile; a lost
+     * update only moves the next back-off by a factor of two).
+     */
+    static final class Backoff {
+        private final java.util.function.LongSupplier clock;
+        /** Clock reading until which work is not split, or 0 (no stall lately). */
+        private volatile long until;
+        private volatile long nanos = SOLO_MIN_NANOS;
+        private volatile long stalls;
+
+        Backoff(java.util.function.LongSupplier clock) {
+            this.clock = clock;
+        }
+
+        /** Whether work should stay on one thread now. Reads the clock only while backing off. */
+        boolean active() {
+            long u = until;
+            if (u == 0) {
+                return false;
+            }
+            if (clock.getAsLong() - u < 0) {
+                return true;
+            }
+            until = 0;
+            return false;
+        }
+
+        /** Records a stall: no splitting for the current back-off, which doubles for the next one. */
+        void stalled() {
+            long d = nanos;
+            until = clock.getAsLong() + d;
+            nanos = Math.min(SOLO_MAX_NANOS, 2 * d);
+            stalls++;
+        }
+
+        /** Records split work that ran without a stall: the next back-off halves, down to {@link #SOLO_MIN_NANOS}. */
+        void ranClean() {
+            long d = nanos;
+            if (d > SOLO_MIN_NANOS) {
+                nanos = d / 2;
+            }
+        }
+
+        /** The back-off the next stall starts. */
+        long nextNanos() {
+            return nanos;
+        }
+
+        long stalls() {
+            return stalls;
+        }
+    }
+
+    private final Backoff backoff = new Backoff(System::nanoTime);
+
+    /**
+     * Whether the helper stalled a moment ago ({@link Backoff}): then callers run their work on one
+     * thread until the back-off ends. With two threads waiting for each other at every step, a
+     * helper that the OS deschedules costs a time slice at each barrier: with one busy-looping
+     * process beside W2 on two vCPUs, a call took 5.96 ms on two threads against 4.02 on one
+     * (jlstm bench, before the back-off).
+     */
+    public boolean contended() {
+        return backoff.active();
+    }
+
+    /** Records a stall of the helper (see {@link #STALL_NANOS}): splitting stops for a while. */
+    public void stalled() {
+        backoff.stalled();
+    }
+
+    /** Records split work that ran without a stall. */
+    public void ranClean() {
+        backoff.ranClean();
+    }
+
+    /** How many stalls of the helper this pool has seen. */
+    public long stalls() {
+        return backoff.stalls();
+    }
+
     /** Whether the caller took part 1 of the last task: then it takes the next one without waiting, unless the helper claims it first (owner only). */
     private boolean takingOver;
 
@@ -248,9 +349,12 @@ public final class StepPool {
      * from parking, or descheduled by the OS), this thread claims it and runs it itself, and goes on
      * doing so without the wait until the helper claims a task again or is found parked (then it
      * gets the wait to wake up): a busy host costs about one thread's speed rather than a time
-     * slice of waiting per call.
+     * slice of waiting per call. A wait for a half the helper did claim that exceeds
+     * {@link #STALL_NANOS} and twice this thread's half counts as a stall ({@link #stalled});
+     * with {@code judge} a hand-off without one counts as clean ({@link #ranClean}), else the
+     * halves judge themselves (a split sequence's steps, {@code UnitSplit}).
      */
-    private void handOff(Halves task) {
+    private void handOff(Halves task, boolean judge) {
         halves = task;
         long seq = posted + 1;
         posted = seq; // publishes the task and the fields it reads
@@ -261,14 +365,17 @@ public final class StepPool {
             takingOver = false;
         }
         Throwable own = null;
+        long began = System.nanoTime();
         try {
             task.run(0);
         } catch (Throwable t) {
             own = t;
         }
         boolean took = false;
+        boolean stall = false;
         if (finished != seq) {
             long since = takingOver ? 0 : System.nanoTime();
+            long stallAfter = 0;
             int spins = 0;
             boolean tried = false;
             while (finished != seq) {
@@ -290,13 +397,22 @@ public final class StepPool {
                         break;
                     }
                     since = System.nanoTime(); // the helper has it: from here on, the wait before yielding
+                    stallAfter = Math.max(STALL_NANOS, 2 * (since - began));
                 } else if (tried) {
+                    if (!stall && (spins & 31) == 0 && System.nanoTime() - since >= stallAfter) {
+                        stall = true; // descheduled in the middle of its half, most likely
+                    }
                     yieldIfLong(spins, since); // the helper may be waiting for this core
                 }
                 Thread.onSpinWait();
             }
         }
         takingOver = took;
+        if (stall) {
+            stalled();
+        } else if (judge) {
+            ranClean();
+        }
         rethrow(own);
     }
 

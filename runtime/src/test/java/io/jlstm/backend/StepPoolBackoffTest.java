@@ -1,0 +1,52 @@
+package io.jlstm.backend;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+
+/** The step helper's back-off after a stall, on a clock the test sets. */
+class StepPoolBackoffTest {
+
+    private long now = 1_000;
+
+    @Test
+    void aStallStopsSplittingForAWhileThatDoublesAndHalves() {
+        StepPool.Backoff b = new StepPool.Backoff(() -> now);
+        assertFalse(b.active(), "no stall yet: split");
+        b.stalled();
+        assertTrue(b.active(), "right after a stall: one thread");
+        now += StepPool.SOLO_MIN_NANOS - 1;
+        assertTrue(b.active(), "still within the first back-off");
+        now += 1;
+        assertFalse(b.active(), "the first back-off is over");
+        assertEquals(2 * StepPool.SOLO_MIN_NANOS, b.nextNanos(), "a second stall backs off twice as long");
+        b.stalled();
+        now += 2 * StepPool.SOLO_MIN_NANOS - 1;
+        assertTrue(b.active(), "within the doubled back-off");
+        now += 1;
+        assertFalse(b.active());
+        b.ranClean();
+        assertEquals(2 * StepPool.SOLO_MIN_NANOS, b.nextNanos(), "clean split work halves the next back-off");
+        b.ranClean();
+        b.ranClean();
+        assertEquals(StepPool.SOLO_MIN_NANOS, b.nextNanos(), "never below the least back-off");
+        for (int i = 0; i < 40; i++) {
+            b.stalled();
+        }
+        assertEquals(StepPool.SOLO_MAX_NANOS, b.nextNanos(), "never above the longest back-off");
+        assertEquals(42, b.stalls());
+    }
+
+    @Test
+    void theClockMayWrap() {
+        now = Long.MAX_VALUE - 10;
+        StepPool.Backoff b = new StepPool.Backoff(() -> now);
+        b.stalled();
+        now += 20; // past Long.MAX_VALUE: nanoTime readings are compared by difference
+        assertTrue(b.active(), "within the back-off across the wrap");
+        now += StepPool.SOLO_MIN_NANOS;
+        assertFalse(b.active());
+    }
+}
