@@ -414,7 +414,7 @@ final class RecurrentExec extends LayerExec {
         }
     }
 
-    /** {@code out[j0:j1) += in · packed} in this layer's precision, on two threads when configured and worth it. */
+    /** {@code out[j0:j1) += in · packed} in this layer's precision, on two threads when configured and worth it (never with {@code alone}). */
     private void gemvPacked(int rows, int cols, MemorySegment packed, MemorySegment in, long inOff, MemorySegment out,
                             long outOff, int j0, int j1, boolean descending, boolean alone) {
         StepPool pool = !alone && (long) rows * cols >= StepPool.MIN_SPLIT && inOff == 0 && j0 == 0 && j1 == cols
@@ -448,17 +448,18 @@ final class RecurrentExec extends LayerExec {
         boolean alone = false;
         if (batch == 1 && unitSplit != null) {
             StepPool pool = StepPool.get();
-            if (pool != null && pool.contended()) {
-                // the helper stalled a moment ago (a busy host): the whole sequence on this thread,
-                // its products included, even if the back-off ends before the sequence does
-                alone = true;
-                unitSplit.noteBackedOff();
-            } else {
+            if (pool != null && !pool.contended()) {
                 MemorySegment hEnd = ctx.scratchFloats(units);
                 MemorySegment cEnd = ctx.scratchFloats(units);
                 if (unitSplit.run(in, steps, initialState, out, seq, hEnd, cEnd)) {
                     return finish(ctx, out, seq, hEnd, cEnd, stateBytes);
                 }
+            }
+            if (pool != null && pool.contended()) {
+                // the helper stalled a moment ago (a busy host): the whole sequence on this thread,
+                // its products included, even if the back-off ends before the sequence does
+                alone = true;
+                unitSplit.noteBackedOff();
             }
         }
         MemorySegment xp = null;

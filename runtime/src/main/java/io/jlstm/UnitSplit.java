@@ -31,7 +31,9 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * decoded weights (with 16-bit weights only layers whose halves pair columns as the whole layer
  * does are split, see {@link #worthIt}, and one-row projections use the 16-bit input kernel as
  * the unsplit path). When the helper falls behind by a whole step (the OS descheduled it), the
- * caller's thread computes the helper's halves of the steps until it is back (see {@link #part}).
+ * caller's thread computes the helper's halves of the steps until it is back; when it stalls in
+ * the middle of a half, or misses many, the caller finishes the sequence alone and the pool keeps
+ * work on one thread for a while (see {@link #part}, {@link StepPool#contended}).
  */
 final class UnitSplit {
 
@@ -175,7 +177,8 @@ final class UnitSplit {
      * Runs the layer over {@code x} ([steps, in], batch 1) on this thread and the step helper, from
      * {@code init} ({@code [h, c]}, or null for zeros). With {@code seq}, step i's h goes to row i
      * of {@code out} ([steps, H]). The final h and c are copied to {@code hOut} and {@code cOut}.
-     * Returns false, having done nothing, when the workspace or the helper is in use.
+     * Returns false, having done nothing, when the workspace or the helper is in use, or while the
+     * pool backs off after a stall ({@link StepPool#contended}).
      */
     boolean run(MemorySegment x, int steps, MemorySegment[] init, MemorySegment out, boolean seq,
                 MemorySegment hOut, MemorySegment cOut) {
@@ -184,13 +187,6 @@ final class UnitSplit {
             return false;
         }
         try {
-            if (pool.contended()) {
-                // the helper stalled a moment ago: the host is busy, and one thread runs a sequence
-                // faster than two that wait a time slice for each other (RecurrentExec checks this
-                // first, and then keeps the products of the one-thread path on this thread too)
-                backedOff.incrementAndGet();
-                return false;
-            }
             if (!pool.canRead(x)) {
                 x = staged(x, (long) steps * layer.inputFeatures);
             }
@@ -210,7 +206,7 @@ final class UnitSplit {
             boolean zeroStart = init == null;
             MemorySegment input = x;
             try {
-                if (!pool.tryConcurrent(part -> part(part, input, steps, zeroStart, out, seq))) {
+                if (!pool.tryConcurrent(part -> part(part, input, steps, zeroStart, out, seq), false)) {
                     return false;
                 }
             } catch (OtherHalfFailed e) {
@@ -222,7 +218,7 @@ final class UnitSplit {
                 stalls++;
                 pool.stalled();
             } else {
-                pool.ranClean();
+                pool.ranClean(steps);
             }
             long bytes = (long) units * Float.BYTES;
             completed++;
@@ -239,7 +235,8 @@ final class UnitSplit {
      * columns {@code bias + x·W + h·U} into its first gate row and updates its units of {@code c}
      * (in place) and of h, into a buffer of this workspace; this thread then copies the new h over
      * {@code h}. {@code descending} is the panel order of both products. Allocates nothing.
-     * Returns false, having done nothing, when the workspace or the helper is in use, or when the
+     * Returns false, having done nothing, when the workspace or the helper is in use (or the pool
+     * backs off after a stall, {@link StepPool#contended}), or when the
      * helper may not read the session's memory.
      */
     boolean step(MemorySegment x, MemorySegment h, MemorySegment c, boolean descending) {
@@ -249,15 +246,14 @@ final class UnitSplit {
             return false;
         }
         try {
-            if (pool.contended()) { // the helper stalled a moment ago (see run)
-                backedOff.incrementAndGet();
-                return false;
-            }
             streamStep.x = x;
             streamStep.h = h;
             streamStep.c = c;
             streamStep.descending = descending;
-            if (!pool.tryConcurrent(streamStep)) {
+            if (!pool.tryConcurrent(streamStep, true)) {
+                if (pool.contended()) { // the helper stalled a moment ago: this step on one thread
+                    backedOff.incrementAndGet();
+                }
                 return false;
             }
             MemorySegment.copy(hBuf[0], 0, h, 0, (long) units * Float.BYTES);
@@ -347,7 +343,8 @@ final class UnitSplit {
     }
 
     /**
-     * Least wait for a half step the helper has claimed before the caller counts it as a stall: the
+     * Least wait for a half step the helper has claimed before the caller counts it as a stall
+     * (counting only the time the caller itself ran, {@link StepPool#runningWait}): the
      * helper descheduled in the middle of its half (a busy host, more runnable threads than cores),
      * to run again only after a time slice of milliseconds. A half the helper is computing normally
      * is done within about one half step of the caller's own (a few microseconds to tens of them
@@ -360,13 +357,19 @@ final class UnitSplit {
     static final int STALL_STEPS = 8;
 
     /**
-     * Fewest half steps the caller takes over from the helper in one sequence (or a quarter of its
-     * steps, if more) before it finishes the sequence alone and counts it as a stall: a helper
-     * that misses that many shares its core with other work. A helper woken from parking at the
-     * start of a sequence misses a few. With one busy-looping process beside W2 on two vCPUs the
-     * caller took over about 70 of each sequence's 100 half steps (ad hoc harness, 2026-12-07).
+     * Fewest half steps the caller takes over from the helper in one sequence (or half of its
+     * steps, if more), after the helper has computed one of its halves, before it finishes the
+     * sequence alone and counts it as a stall: a helper that misses that many shares its core with
+     * other work. A helper woken from parking at the start of a sequence misses the first ones,
+     * which do not count. With one busy-looping process beside W2 on two vCPUs the
+     * caller took over about 70 of each sequence's 100 half steps, a quiet W4 (50 steps) sometimes more
+     * than 12 in bursts, and a quarter of the steps as the limit made W4 on two threads as slow as
+     * on one (ad hoc harness, 2026-12-07).
      */
     static final int TAKE_LIMIT = 8;
+
+    /** Test hook: when positive, the take-over limit instead of {@link #TAKE_LIMIT} (and half the steps). */
+    static volatile int takeLimitForTests;
 
     /**
      * Set by the caller after a stall: the helper claims no more half steps of this sequence, and the
@@ -410,7 +413,11 @@ final class UnitSplit {
      * claimed it by the time the caller's own half is done and {@link StepPool#STEAL_NANOS} more have passed
      * (at once while the caller is taking over, until the helper claims a half again). So when the OS
      * deschedules the helper for a time slice, the sequence goes on at one thread's speed instead of
-     * waiting for it. Which thread computes a half changes no bit: the same weights, buffers and
+     * waiting for it. When the caller waits for a half the helper did claim longer than
+     * {@link #STALL_NANOS} and {@link #STALL_STEPS} mean steps (the helper descheduled in the middle
+     * of it), or has taken over more than {@link #TAKE_LIMIT} halves (or half the steps), it
+     * stops the helper ({@code helperStop}: the helper claims no further half) and computes every
+     * later half 1 itself; {@link #run} then reports the stall to the pool. Which thread computes a half changes no bit: the same weights, buffers and
      * order of sums, with the panel order set by the step number. The caller copies each whole
      * h<sub>i</sub> to {@code out}, so the helper never touches the caller's memory but {@code x}.
      */
@@ -432,7 +439,12 @@ final class UnitSplit {
         long hBytes = (long) units * Float.BYTES;
         boolean takingOver = false;
         boolean alone = false; // after a stall: every later half 1 is this thread's, the helper claims none
-        long takeLimit = Math.max(TAKE_LIMIT, steps / 4);
+        long takeLimit = takeLimitForTests > 0 ? takeLimitForTests : Math.max(TAKE_LIMIT, steps / 2);
+        // take-overs count toward the limit only once the helper has computed a half of this
+        // sequence: one waking from parking misses the first steps (tens of microseconds, all of a
+        // short sequence such as W4's), which says nothing about a busy host
+        boolean helperSeen = false;
+        long tookAwake = 0;
         long took = 0;
         long began = System.nanoTime();
         for (int i = 0; i < steps; i++) {
@@ -443,6 +455,8 @@ final class UnitSplit {
                 boolean mine = false;
                 long since = takingOver || alone ? 0 : System.nanoTime();
                 long stall = 0;
+                long waited = 0; // of this wait for a claimed half, the time this thread ran (StepPool.runningWait)
+                long look = 0;
                 int spins = 0;
                 while (progress.get(PAD) <= i) {
                     if (failed) {
@@ -454,31 +468,44 @@ final class UnitSplit {
                         if (progress.get(CLAIM) == i && progress.compareAndSet(CLAIM, i, i + 1)) {
                             mine = true;
                             halfStep(1, x, steps, chunk, i, zeroStart);
-                            progress.set(PAD, i + 1);
                             took++;
-                            if (!alone && took > takeLimit) {
+                            if (helperSeen) {
+                                tookAwake++;
+                            }
+                            if (!alone && tookAwake > takeLimit) {
                                 // the helper keeps missing its halves (it gets a fraction of a core):
                                 // the rest alone, without the helper spinning beside this thread
+                                // (stopped before step i is published, so it claims no later half)
                                 alone = true;
                                 helperStop = true;
                             }
+                            progress.set(PAD, i + 1);
                             break;
                         }
                         since = System.nanoTime(); // the helper has it: from here on, the wait before yielding
+                        look = since;
                         stall = Math.max(STALL_NANOS, (since - began) / (i + 1) * STALL_STEPS);
                     } else if (tried) {
-                        if (!alone && (spins & 31) == 0 && System.nanoTime() - since >= stall) {
-                            // the helper stopped in the middle of its half: once it is done, finish alone
-                            alone = true;
-                            helperStop = true;
+                        if (!alone && (spins & 31) == 0) {
+                            long now = System.nanoTime();
+                            waited = StepPool.runningWait(waited, look, now);
+                            look = now;
+                            if (waited >= stall) {
+                                // the helper stopped in the middle of its half while this thread ran:
+                                // once it is done, finish alone
+                                alone = true;
+                                helperStop = true;
+                            }
                         }
                         StepPool.yieldIfLong(spins, since); // the helper may be waiting for this core
                     }
                     Thread.onSpinWait();
                 }
                 takingOver = mine;
+                helperSeen |= !mine;
             } else {
                 takingOver = false;
+                helperSeen = true;
             }
             if (seq) {
                 MemorySegment.copy(hBuf[(i + 1) & 1], 0, out, (long) i * hBytes, hBytes);

@@ -186,19 +186,21 @@ public final class StepPool {
     /**
      * Runs {@code task.run(0)} here and {@code task.run(1)} on the helper at the same time, and
      * returns true once both are done; returns false, running nothing, when another caller holds
-     * the helper. For halves that wait for each other (a barrier between them), which must not run
-     * one after the other on one thread, or while the pool backs off after a stall ({@link #contended}).
-     * Each half must stop waiting once the other has failed.
+     * the helper or while the pool backs off after a stall ({@link #contended}). For halves that
+     * wait for each other (a barrier between them), which must not run one after the other on one
+     * thread. Each half must stop waiting once the other has failed.
      * Part 0 must be able to finish without part 1 running (taking its work over), and part 1 must
      * then be able to run after it on this thread: when the helper has not started part 1 once
-     * part 0 returns, this thread runs part 1 itself.
+     * part 0 returns, this thread runs part 1 itself. With {@code judge} the hand-off counts as a
+     * stall or as clean work by its own wait ({@link #handOff}); without, the task reports that
+     * itself ({@link #stalled}, {@link #ranClean}), as a split sequence does for its steps.
      */
-    public boolean tryConcurrent(Halves task) {
+    public boolean tryConcurrent(Halves task, boolean judge) {
         if (contended() || !owned.compareAndSet(false, true)) {
             return false;
         }
         try {
-            handOff(task, false);
+            handOff(task, judge);
         } finally {
             halves = null;
             owned.set(false);
@@ -247,6 +249,26 @@ public final class StepPool {
      */
     public static final long STALL_NANOS = 200_000;
 
+    /**
+     * The longest gap between two looks at the clock in a wait loop (32 spins apart, about a
+     * microsecond) that counts as waiting: a longer one means this thread did not run in between
+     * (descheduled, or stopped at a safepoint, a garbage collection's pause, with the helper), which
+     * says nothing about the helper. A W4-sized sequence on two threads, predicting in a loop that
+     * allocates, saw about 14 wall-clock waits of over 200 us a second on a quiet host
+     * (ad hoc harness, 2026-12-07), most of them such pauses.
+     */
+    public static final long PAUSE_NANOS = 50_000;
+
+    /**
+     * For a wait loop that looks at the clock every few spins: {@code waited} plus the time from the
+     * look at {@code last} to the one at {@code now} if this thread ran through it (no longer than
+     * {@link #PAUSE_NANOS}).
+     */
+    public static long runningWait(long waited, long last, long now) {
+        long gap = now - last;
+        return gap >= 0 && gap < PAUSE_NANOS ? waited + gap : waited;
+    }
+
     /** How long splitting is off after a first stall; each stall while backing off doubles it, up to {@link #SOLO_MAX_NANOS}. */
     static final long SOLO_MIN_NANOS = 2_000_000;
 
@@ -257,16 +279,19 @@ public final class StepPool {
      * When to stop splitting work after a stall, and for how long: {@link #SOLO_MIN_NANOS} after a
      * first stall, doubling with each stall before clean split work has halved it again, up to
      * {@link #SOLO_MAX_NANOS}. Under a load that keeps descheduling the helper, splitting is tried
-     * again about every quarter second and costs at most one stall each time; once the load is gone,
-     * the first split works again within that time. Thread-safe (its fields are volatile; a lost
-     * update only moves the next back-off by a factor of two).
+     * again about every quarter second and costs about one stall each time; once the load is gone,
+     * work splits again within that time. Thread-safe: a stall is never lost (the end of a back-off
+     * is cleared by compare-and-set); racing updates of the next back-off's length may lose one
+     * doubling or halving, which only changes how long a later back-off lasts.
      */
     static final class Backoff {
         private final java.util.function.LongSupplier clock;
         /** Clock reading until which work is not split, or 0 (no stall lately). */
-        private volatile long until;
+        private final AtomicLong until = new AtomicLong();
         private volatile long nanos = SOLO_MIN_NANOS;
-        private volatile long stalls;
+        /** Barriers of clean split work since the back-off last halved. */
+        private volatile long clean;
+        private final AtomicLong stalls = new AtomicLong();
 
         Backoff(java.util.function.LongSupplier clock) {
             this.clock = clock;
@@ -274,31 +299,42 @@ public final class StepPool {
 
         /** Whether work should stay on one thread now. Reads the clock only while backing off. */
         boolean active() {
-            long u = until;
+            long u = until.get();
             if (u == 0) {
                 return false;
             }
             if (clock.getAsLong() - u < 0) {
                 return true;
             }
-            until = 0;
+            until.compareAndSet(u, 0); // over; a stall recorded meanwhile set another value and stays
             return false;
         }
 
         /** Records a stall: no splitting for the current back-off, which doubles for the next one. */
         void stalled() {
             long d = nanos;
-            until = clock.getAsLong() + d;
+            long u = clock.getAsLong() + d;
+            until.set(u == 0 ? 1 : u); // 0 means none
             nanos = Math.min(SOLO_MAX_NANOS, 2 * d);
-            stalls++;
+            clean = 0;
+            stalls.incrementAndGet();
         }
 
-        /** Records split work that ran without a stall: the next back-off halves, down to {@link #SOLO_MIN_NANOS}. */
-        void ranClean() {
-            long d = nanos;
-            if (d > SOLO_MIN_NANOS) {
-                nanos = d / 2;
+        /**
+         * Records {@code barriers} barriers of split work without a stall (a hand-off is one, a split
+         * sequence one a step): every {@link #CLEAN_BARRIERS} of them halve the next back-off, down to
+         * {@link #SOLO_MIN_NANOS}.
+         */
+        void ranClean(long barriers) {
+            if (nanos == SOLO_MIN_NANOS) {
+                return; // nothing to halve: no write on the common path
             }
+            long c = clean + barriers;
+            if (c >= CLEAN_BARRIERS) {
+                nanos = Math.max(SOLO_MIN_NANOS, nanos / 2);
+                c = 0;
+            }
+            clean = c;
         }
 
         /** The back-off the next stall starts. */
@@ -307,9 +343,12 @@ public final class StepPool {
         }
 
         long stalls() {
-            return stalls;
+            return stalls.get();
         }
     }
+
+    /** Barriers of clean split work that halve the next back-off ({@link Backoff#ranClean}). */
+    static final int CLEAN_BARRIERS = 64;
 
     private final Backoff backoff = new Backoff(System::nanoTime);
 
@@ -329,9 +368,9 @@ public final class StepPool {
         backoff.stalled();
     }
 
-    /** Records split work that ran without a stall. */
-    public void ranClean() {
-        backoff.ranClean();
+    /** Records {@code barriers} barriers of split work that ran without a stall ({@link Backoff#ranClean}). */
+    public void ranClean(long barriers) {
+        backoff.ranClean(barriers);
     }
 
     /** How many stalls of the helper this pool has seen. */
@@ -349,9 +388,9 @@ public final class StepPool {
      * from parking, or descheduled by the OS), this thread claims it and runs it itself, and goes on
      * doing so without the wait until the helper claims a task again or is found parked (then it
      * gets the wait to wake up): a busy host costs about one thread's speed rather than a time
-     * slice of waiting per call. A wait for a half the helper did claim that exceeds
-     * {@link #STALL_NANOS} and twice this thread's half counts as a stall ({@link #stalled});
-     * with {@code judge} a hand-off without one counts as clean ({@link #ranClean}), else the
+     * slice of waiting per call. With {@code judge}, a wait for a half the helper did claim that
+     * exceeds {@link #STALL_NANOS} and twice this thread's half counts as a stall ({@link #stalled}),
+     * and a hand-off without one as one barrier of clean work ({@link #ranClean}); without, the
      * halves judge themselves (a split sequence's steps, {@code UnitSplit}).
      */
     private void handOff(Halves task, boolean judge) {
@@ -376,6 +415,8 @@ public final class StepPool {
         if (finished != seq) {
             long since = takingOver ? 0 : System.nanoTime();
             long stallAfter = 0;
+            long waited = 0; // of the wait for a claimed half, the time this thread ran (runningWait)
+            long look = 0;
             int spins = 0;
             boolean tried = false;
             while (finished != seq) {
@@ -398,9 +439,13 @@ public final class StepPool {
                     }
                     since = System.nanoTime(); // the helper has it: from here on, the wait before yielding
                     stallAfter = Math.max(STALL_NANOS, 2 * (since - began));
+                    look = since;
                 } else if (tried) {
-                    if (!stall && (spins & 31) == 0 && System.nanoTime() - since >= stallAfter) {
-                        stall = true; // descheduled in the middle of its half, most likely
+                    if (judge && !stall && (spins & 31) == 0) {
+                        long now = System.nanoTime();
+                        waited = runningWait(waited, look, now);
+                        look = now;
+                        stall = waited >= stallAfter; // descheduled in the middle of its half, most likely
                     }
                     yieldIfLong(spins, since); // the helper may be waiting for this core
                 }
@@ -408,10 +453,12 @@ public final class StepPool {
             }
         }
         takingOver = took;
-        if (stall) {
-            stalled();
-        } else if (judge) {
-            ranClean();
+        if (judge) {
+            if (stall) {
+                stalled();
+            } else {
+                ranClean(1);
+            }
         }
         rethrow(own);
     }

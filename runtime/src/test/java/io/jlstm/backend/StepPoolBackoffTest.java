@@ -27,16 +27,33 @@ class StepPoolBackoffTest {
         assertTrue(b.active(), "within the doubled back-off");
         now += 1;
         assertFalse(b.active());
-        b.ranClean();
-        assertEquals(2 * StepPool.SOLO_MIN_NANOS, b.nextNanos(), "clean split work halves the next back-off");
-        b.ranClean();
-        b.ranClean();
+        assertEquals(4 * StepPool.SOLO_MIN_NANOS, b.nextNanos());
+        for (int i = 1; i < StepPool.CLEAN_BARRIERS; i++) {
+            b.ranClean(1);
+        }
+        assertEquals(4 * StepPool.SOLO_MIN_NANOS, b.nextNanos(), "fewer clean barriers than CLEAN_BARRIERS: no halving");
+        b.ranClean(1);
+        assertEquals(2 * StepPool.SOLO_MIN_NANOS, b.nextNanos(), "CLEAN_BARRIERS clean barriers halve the next back-off");
+        b.ranClean(100); // a split sequence of 100 steps
+        b.ranClean(100);
         assertEquals(StepPool.SOLO_MIN_NANOS, b.nextNanos(), "never below the least back-off");
         for (int i = 0; i < 40; i++) {
             b.stalled();
         }
         assertEquals(StepPool.SOLO_MAX_NANOS, b.nextNanos(), "never above the longest back-off");
         assertEquals(42, b.stalls());
+    }
+
+    @Test
+    void aStallRightAfterABackOffEndsIsKept() {
+        StepPool.Backoff b = new StepPool.Backoff(() -> now);
+        b.stalled();
+        now += StepPool.SOLO_MIN_NANOS;
+        b.stalled(); // recorded before anyone saw the first back-off end
+        assertTrue(b.active(), "the second stall's back-off, not cleared with the first");
+        b.ranClean(StepPool.CLEAN_BARRIERS);
+        now += StepPool.SOLO_MIN_NANOS;
+        assertTrue(b.active(), "clean work shortens the next back-off, not the current one");
     }
 
     @Test
