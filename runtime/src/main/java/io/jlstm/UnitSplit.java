@@ -343,17 +343,13 @@ final class UnitSplit {
     }
 
     /**
-     * Least wait for a half step the helper has claimed before the caller counts it as a stall
-     * (counting only the time the caller itself ran, {@link StepPool#runningWait}): the
-     * helper descheduled in the middle of its half (a busy host, more runnable threads than cores),
-     * to run again only after a time slice of milliseconds. A half the helper is computing normally
-     * is done within about one half step of the caller's own (a few microseconds to tens of them
-     * for the layers measured), so the wait must also exceed {@link #STALL_STEPS} of the call's
-     * mean step time so far.
+     * A wait for a half step the helper has claimed is a stall (the helper descheduled in the middle
+     * of its half, to run again only after a time slice of milliseconds) when it exceeds
+     * {@link StepPool#STALL_NANOS} and this many of the call's mean steps so far, counting only
+     * the time the caller itself ran ({@link StepPool#runningWait}). A half the helper is computing
+     * normally is done within about one half step of the caller's own (a few microseconds to tens
+     * of them for the layers measured).
      */
-    static final long STALL_NANOS = 200_000;
-
-    /** A stall is also a wait longer than this many of the call's mean steps so far (see {@link #STALL_NANOS}). */
     static final int STALL_STEPS = 8;
 
     /**
@@ -414,7 +410,7 @@ final class UnitSplit {
      * (at once while the caller is taking over, until the helper claims a half again). So when the OS
      * deschedules the helper for a time slice, the sequence goes on at one thread's speed instead of
      * waiting for it. When the caller waits for a half the helper did claim longer than
-     * {@link #STALL_NANOS} and {@link #STALL_STEPS} mean steps (the helper descheduled in the middle
+     * {@link StepPool#STALL_NANOS} and {@link #STALL_STEPS} mean steps (the helper descheduled in the middle
      * of it), or has taken over more than {@link #TAKE_LIMIT} halves (or half the steps), it
      * stops the helper ({@code helperStop}: the helper claims no further half) and computes every
      * later half 1 itself; {@link #run} then reports the stall to the pool. Which thread computes a half changes no bit: the same weights, buffers and
@@ -484,7 +480,7 @@ final class UnitSplit {
                         }
                         since = System.nanoTime(); // the helper has it: from here on, the wait before yielding
                         look = since;
-                        stall = Math.max(STALL_NANOS, (since - began) / (i + 1) * STALL_STEPS);
+                        stall = Math.max(StepPool.STALL_NANOS, (since - began) / (i + 1) * STALL_STEPS);
                     } else if (tried) {
                         if (!alone && (spins & 31) == 0) {
                             long now = System.nanoTime();

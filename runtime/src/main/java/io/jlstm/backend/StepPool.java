@@ -166,8 +166,9 @@ public final class StepPool {
 
     /**
      * Runs {@code task.run(0)} here and {@code task.run(1)} on the helper when it is free (and not
-     * backing off after a stall, {@link #contended}), else both here; returns when both are done. The caller makes sure the helper may read the task's memory
-     * ({@link #canRead}). The halves must write disjoint memory.
+     * backing off after a stall, {@link #contended}), else both here; returns when both are done.
+     * The caller makes sure the helper may read the task's memory ({@link #canRead}). The halves
+     * must write disjoint memory.
      */
     public void halves(Halves task) {
         if (contended() || !owned.compareAndSet(false, true)) {
@@ -253,9 +254,8 @@ public final class StepPool {
      * The longest gap between two looks at the clock in a wait loop (32 spins apart, about a
      * microsecond) that counts as waiting: a longer one means this thread did not run in between
      * (descheduled, or stopped at a safepoint, a garbage collection's pause, with the helper), which
-     * says nothing about the helper. A W4-sized sequence on two threads, predicting in a loop that
-     * allocates, saw about 14 wall-clock waits of over 200 us a second on a quiet host
-     * (ad hoc harness, 2026-12-07), most of them such pauses.
+     * says nothing about the helper. (A design choice: how many stalls it filters was not measured
+     * on its own.)
      */
     public static final long PAUSE_NANOS = 50_000;
 
