@@ -38,7 +38,7 @@ final class DenseExec extends LayerExec {
         float beta = 0f;
         if (bias != null) {
             long rowBytes = (long) u * Float.BYTES;
-            for (long r = 0; r < rows; r++) {
+            for (int r = 0; r < rows; r++) {
                 MemorySegment.copy(bias, 0, out, r * rowBytes, rowBytes);
             }
             beta = 1f;
@@ -46,8 +46,8 @@ final class DenseExec extends LayerExec {
         ctx.backend().sgemm(false, false, rows, u, inputFeatures, 1f, in, 0, inputFeatures, kernel, 0, u,
                 beta, out, 0, u);
         if (dspec.activation() == DenseActivation.SOFTMAX) {
-            for (long r = 0; r < rows; r++) {
-                ctx.kernels().softmax(out, r * u, u);
+            for (int r = 0; r < rows; r++) {
+                ctx.kernels().softmax(out, (long) r * u, u);
             }
         } else if (dspec.activation() != DenseActivation.LINEAR) {
             ctx.kernels().activate(dspec.activation().elementwise(), out, 0, Math.multiplyExact(rows, u));

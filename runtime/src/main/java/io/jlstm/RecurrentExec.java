@@ -209,7 +209,7 @@ final class RecurrentExec extends LayerExec {
     private void biasRows(MemorySegment xp, int rows) {
         if (inputBias != null) {
             long rowBytes = (long) width * Float.BYTES;
-            for (long r = 0; r < rows; r++) {
+            for (int r = 0; r < rows; r++) {
                 MemorySegment.copy(inputBias, 0, xp, r * rowBytes, rowBytes);
             }
         } else {

@@ -574,7 +574,7 @@ final class UnitSplit {
             int in = layer.inputFeatures;
             long rowBytes = (long) cols * Float.BYTES;
             if (bias[q] != null) {
-                for (long r = 0; r < rows; r++) {
+                for (int r = 0; r < rows; r++) {
                     MemorySegment.copy(bias[q], 0, g, r * rowBytes, rowBytes);
                 }
             } else {
