@@ -38,9 +38,7 @@ final class DenseExec extends LayerExec {
         float beta = 0f;
         if (bias != null) {
             long rowBytes = (long) u * Float.BYTES;
-            for (int r = 0; r < rows; r++) {
-                MemorySegment.copy(bias, 0, out, r * rowBytes, rowBytes);
-            }
+            BiasRows.repeat(bias, out, rows, rowBytes);
             beta = 1f;
         }
         ctx.backend().sgemm(false, false, rows, u, inputFeatures, 1f, in, 0, inputFeatures, kernel, 0, u,

@@ -209,9 +209,7 @@ final class RecurrentExec extends LayerExec {
     private void biasRows(MemorySegment xp, int rows) {
         if (inputBias != null) {
             long rowBytes = (long) width * Float.BYTES;
-            for (int r = 0; r < rows; r++) {
-                MemorySegment.copy(inputBias, 0, xp, r * rowBytes, rowBytes);
-            }
+            BiasRows.repeat(inputBias, xp, rows, rowBytes);
         } else {
             zero(xp, (long) rows * width);
         }
@@ -256,9 +254,7 @@ final class RecurrentExec extends LayerExec {
             float beta = 0f;
             if (recurrentBias != null) {
                 long rowBytes = (long) width * Float.BYTES;
-                for (int b = 0; b < batch; b++) {
-                    MemorySegment.copy(recurrentBias, 0, s.hp, b * rowBytes, rowBytes);
-                }
+                BiasRows.repeat(recurrentBias, s.hp, batch, rowBytes);
                 beta = 1f;
             }
             if (!hIsZero) {

@@ -574,9 +574,7 @@ final class UnitSplit {
             int in = layer.inputFeatures;
             long rowBytes = (long) cols * Float.BYTES;
             if (bias[q] != null) {
-                for (int r = 0; r < rows; r++) {
-                    MemorySegment.copy(bias[q], 0, g, r * rowBytes, rowBytes);
-                }
+                BiasRows.repeat(bias[q], g, rows, rowBytes);
             } else {
                 g.asSlice(0, rows * rowBytes).fill((byte) 0);
             }
